@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "socktest-lua",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SockTestCore", targets: ["SockTestCore"]),
+        .library(name: "SockTestLua", targets: ["SockTestLua"]),
+        .executable(name: "socktest-lua", targets: ["socktest-lua"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The system Lua 5.4 plus header-only shims for the macros Swift cannot import.
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"])]
+        ),
+        // C for what Glibc's Swift overlay does not reach (errno names, ...).
+        .target(name: "CSysShims"),
+        .target(
+            name: "SockTestCore",
+            dependencies: [
+                "CSysShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(name: "SockTestLua", dependencies: ["CLua", "SockTestCore"]),
+        .executableTarget(
+            name: "socktest-lua",
+            dependencies: [
+                "SockTestLua",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,163 @@
+/*
+ * The system Lua 5.4 and the few things Swift needs around it.
+ *
+ * Swift cannot import Lua's function-like macros, so they get static inline wrappers here (st_*).
+ * More importantly this header is where Lua errors are raised: lua_error longjmps, and a longjmp
+ * across a Swift frame skips that frame's releases. Swift functions callable from Lua are reached
+ * through st_trampoline, which calls the Swift function, and only after it has returned raises
+ * the error the Swift function left on the stack. Swift code never calls lua_error itself.
+ */
+#ifndef SOCKTEST_CLUA_SHIM_H
+#define SOCKTEST_CLUA_SHIM_H
+
+#include <lua.h>
+#include <lualib.h>
+#include <lauxlib.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Macros Swift cannot import ---------------------------------------------------------- */
+
+static inline int st_registryindex(void) { return LUA_REGISTRYINDEX; }
+static inline int st_upvalueindex(int i) { return lua_upvalueindex(i); }
+static inline void st_pop(lua_State *L, int n) { lua_pop(L, n); }
+static inline void st_newtable(lua_State *L) { lua_newtable(L); }
+static inline const char *st_tostring(lua_State *L, int i) { return lua_tolstring(L, i, NULL); }
+static inline int st_isnoneornil(lua_State *L, int i) { return lua_isnoneornil(L, i); }
+static inline int st_isfunction(lua_State *L, int i) { return lua_isfunction(L, i); }
+static inline lua_Integer st_tointegerx(lua_State *L, int i, int *isnum) { return lua_tointegerx(L, i, isnum); }
+static inline lua_Number st_tonumberx(lua_State *L, int i, int *isnum) { return lua_tonumberx(L, i, isnum); }
+static inline void st_insert(lua_State *L, int i) { lua_insert(L, i); }
+static inline void st_remove(lua_State *L, int i) { lua_remove(L, i); }
+static inline void *st_extraspace(lua_State *L) { return lua_getextraspace(L); }
+
+/* ---- Raising errors after Swift has returned ---------------------------------------------- */
+
+/* A Swift function reachable from Lua. It returns the number of results it pushed, or
+ * ST_RAISE after pushing an error message (or any error value): the trampoline raises it. */
+typedef int (*st_swift_function)(lua_State *L);
+#define ST_RAISE (-1)
+
+/* Set while Swift code runs inside a Lua call; the capped allocator never fails then, so an
+ * allocation made by Swift (lua_pushstring, lua_createtable, ...) cannot raise out of memory
+ * through a Swift frame. The cap applies to what the script itself allocates. */
+typedef struct st_alloc_state {
+    size_t used;        /* bytes currently allocated by this state */
+    size_t limit;       /* cap for script allocations; 0 = none */
+    size_t peak;
+    int enforce;        /* 1 while Lua code (not Swift) is running */
+} st_alloc_state;
+
+static inline st_alloc_state *st_alloc_state_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (st_alloc_state *)ud;
+}
+
+static inline int st_trampoline(lua_State *L) {
+    st_swift_function fn = (st_swift_function)(uintptr_t)lua_touserdata(L, lua_upvalueindex(1));
+    st_alloc_state *a = st_alloc_state_of(L);
+    int saved = a->enforce;
+    a->enforce = 0;
+    int n = fn(L);          /* the Swift frame lives and dies inside this call */
+    a->enforce = saved;
+    if (n == ST_RAISE) {    /* raised here, with no Swift frame below us */
+        if (lua_type(L, -1) == LUA_TSTRING) {   /* "script.lua:12: " + message, as luaL_error */
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return n;
+}
+
+/* Push a Lua C closure that calls the Swift function `fn` through the trampoline; `context`
+ * (upvalue 2) is handed to the Swift side as it is (the host, unretained). */
+static inline void st_pushswiftfunction(lua_State *L, st_swift_function fn, void *context) {
+    lua_pushlightuserdata(L, (void *)(uintptr_t)fn);
+    lua_pushlightuserdata(L, context);
+    lua_pushcclosure(L, st_trampoline, 2);
+}
+
+static inline void *st_context(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(2)); }
+
+/* ---- Capped allocator --------------------------------------------------------------------- */
+
+static inline void *st_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    st_alloc_state *a = (st_alloc_state *)ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        a->used -= old;
+        return NULL;
+    }
+    if (a->enforce && a->limit && nsize > old && a->used + (nsize - old) > a->limit)
+        return NULL;        /* Lua turns this into a memory error inside the running pcall */
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) {
+        if (!a->enforce) abort();   /* the machine is out of memory while Swift runs: stop cleanly */
+        return NULL;
+    }
+    a->used = a->used - old + nsize;
+    if (a->used > a->peak) a->peak = a->used;
+    return p;
+}
+
+static inline lua_State *st_newstate(st_alloc_state *a) { return lua_newstate(st_alloc, a); }
+
+/* ---- Instruction budget ------------------------------------------------------------------- */
+
+/* Each Lua thread keeps its remaining budget (in hook ticks) in its extra space. */
+#define ST_HOOK_EVERY 1000
+static inline void st_budget_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    intptr_t *left = (intptr_t *)lua_getextraspace(L);
+    if (*left < 0) return;                  /* negative: unlimited */
+    if (*left == 0) {
+        luaL_error(L, "filter exceeded its instruction budget (an endless loop?)");
+        return;
+    }
+    *left -= 1;
+}
+
+/* Budget for the next call on L in instructions; < 0 for unlimited. */
+static inline void st_setbudget(lua_State *L, long long instructions) {
+    intptr_t *left = (intptr_t *)lua_getextraspace(L);
+    if (instructions < 0) {
+        *left = -1;
+        lua_sethook(L, NULL, 0, 0);
+    } else {
+        *left = (intptr_t)(instructions / ST_HOOK_EVERY);
+        lua_sethook(L, st_budget_hook, LUA_MASKCOUNT, ST_HOOK_EVERY);
+    }
+}
+
+/* ---- Protected calls ---------------------------------------------------------------------- */
+
+static inline int st_traceback_handler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* lua_pcall with a traceback message handler; script allocations are capped during the call. */
+static inline int st_pcall(lua_State *L, int nargs, int nresults) {
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, st_traceback_handler);
+    lua_insert(L, base);
+    st_alloc_state *a = st_alloc_state_of(L);
+    int saved = a->enforce;
+    a->enforce = 1;
+    int status = lua_pcall(L, nargs, nresults, base);
+    a->enforce = saved;
+    lua_remove(L, base);
+    return status;
+}
+
+#endif

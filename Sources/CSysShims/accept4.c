@@ -1,0 +1,5 @@
+#define _GNU_SOURCE
+#include <sys/socket.h>
+#include "CSysShims.h"
+
+int st_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) { return accept4(fd, addr, len, flags); }

@@ -1,0 +1,24 @@
+/// The status of a socket: its cookie and the outcome of the last call the switch made on it.
+public struct Status: Sendable, Equatable, CustomStringConvertible {
+    public var cookie: Cookie
+    /// The error of the system call; nil when it succeeded (or has not run yet).
+    public var err: Errno?
+    /// The socket error read with getsockopt(SO_ERROR); nil for none.
+    public var socketErr: Errno?
+
+    public init(cookie: Cookie, err: Errno? = nil, socketErr: Errno? = nil) {
+        self.cookie = cookie
+        self.err = err
+        self.socketErr = socketErr
+    }
+
+    /// "(inet6, stream|0x80800, default): syscallerr=<nil>, socketerr=connection refused"
+    public var description: String {
+        "\(cookie): syscallerr=\(Status.text(err)), socketerr=\(Status.text(socketErr))"
+    }
+
+    static func text(_ err: Errno?) -> String { err?.message ?? "<nil>" }
+}
+
+/// Socket descriptor → status of the sockets the switch opened or accepted.
+public typealias Sockets = [Int32: Status]

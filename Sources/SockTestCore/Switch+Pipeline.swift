@@ -1,0 +1,116 @@
+extension Switch {
+    /// The one pipeline every wrapped call runs:
+    /// look up → before-filter → system call → after-filter → bookkeeping.
+    ///
+    /// - A call on a descriptor not in the table goes straight to the system (no filter, no
+    ///   statistics). socket has no descriptor yet: its filter runs for every call.
+    /// - A before-filter that throws cancels the call: the system call does not run, no
+    ///   statistic changes.
+    /// - An after-filter that throws fails the call: no statistic changes, and a descriptor the
+    ///   call created is closed again. One that returns may have rewritten `call.status`; the
+    ///   rewritten outcome is returned and counted.
+    /// - Filters run with `FilterScope` active, so switch calls they make run unfiltered.
+    func run(_ call: inout Call, _ syscall: (inout Call) throws(Errno) -> Int32) throws(Errno) -> Int32 {
+        var serial: UInt64 = 0
+        if let fd = call.fd {
+            guard let entry = book.withLock({ $0.table[fd] }) else { return try syscall(&call) }
+            call.status = Status(cookie: entry.status.cookie)
+            serial = entry.serial
+        }
+
+        var after: AfterFilter?
+        if !FilterScope.isActive, let filter = filters.withLock({ $0[call.type.rawValue] }) {
+            let before = call
+            after = try FilterScope.run { () throws(Errno) in try filter(before) }
+        }
+
+        var outcome: Result<Int32, Errno>
+        do { outcome = .success(try syscall(&call)) } catch { outcome = .failure(error) }
+        call.status.err = outcome.error
+
+        if let after {
+            do {
+                try FilterScope.run { () throws(Errno) in try after(&call) }
+            } catch {
+                if case .success(let fd) = outcome, call.type.createsDescriptor { _ = try? Sys.close(fd) }
+                book.withLock { $0.record(call, outcome, serial: serial, counted: false) }
+                throw error
+            }
+            outcome = Switch.rewrite(outcome, as: &call)
+        }
+
+        book.withLock { $0.record(call, outcome, serial: serial, counted: true) }
+        return try outcome.get()
+    }
+
+    /// The outcome an after-filter left in `call.status.err`. A descriptor-creating call that
+    /// the filter turns into a failure has its descriptor closed; one that really failed cannot
+    /// be turned into a success (there is no descriptor to return), so its error stands.
+    private static func rewrite(_ outcome: Result<Int32, Errno>, as call: inout Call) -> Result<Int32, Errno> {
+        switch (outcome, call.status.err) {
+        case (.success, nil), (.failure, _?):
+            return call.status.err.map { .failure($0) } ?? outcome
+        case (.success(let value), let err?):
+            if call.type.createsDescriptor { _ = try? Sys.close(value) }
+            return .failure(err)
+        case (.failure(let err), nil):
+            if call.type.createsDescriptor {
+                call.status.err = err
+                return .failure(err)
+            }
+            return .success(0)
+        }
+    }
+}
+
+extension Book {
+    /// Books one call's outcome. Uncounted calls (failed by an after-filter) only keep the
+    /// table true to the system: a really closed socket leaves it.
+    mutating func record(_ call: Call, _ outcome: Result<Int32, Errno>, serial: UInt64, counted: Bool) {
+        let cookie = call.status.cookie
+        switch (call.type, outcome) {
+        case (.socket, .success(let fd)), (.accept, .success(let fd)):
+            guard counted else { return }
+            add(fd, Status(cookie: cookie))
+            count(cookie, call.type == .socket ? \.opened : \.accepted)
+            return
+        case (.close, .success):
+            if let fd = call.fd, table[fd]?.serial == serial { table[fd] = nil }
+            if counted { count(cookie, \.closed) }
+            return
+        default:
+            break
+        }
+        // The socket stays open: remember the call's outcome in its entry.
+        if let fd = call.fd, table[fd]?.serial == serial {
+            table[fd]!.status.err = call.status.err
+            if call.type == .getsockopt && call.readsSocketError {
+                table[fd]!.status.socketErr = call.status.socketErr
+            }
+        }
+        guard counted else { return }
+        switch (call.type, outcome) {
+        case (.socket, .failure): count(cookie, \.openFailed)
+        case (.accept, .failure): count(cookie, \.acceptFailed)
+        case (.close, .failure): count(cookie, \.closeFailed)
+        case (.connect, .success): count(cookie, \.connected)
+        case (.connect, .failure): count(cookie, \.connectFailed)
+        case (.listen, .success): count(cookie, \.listened)
+        case (.listen, .failure): count(cookie, \.listenFailed)
+        case (.getsockopt, .success):
+            // A non-blocking connect completes when SO_ERROR reads 0 (or EISCONN).
+            if call.readsSocketError && (call.status.socketErr == nil || call.status.socketErr == .socketIsConnected) {
+                count(cookie, \.connected)
+            }
+        default:
+            break  // bind and failed getsockopt count nothing
+        }
+    }
+}
+
+extension Result {
+    var error: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

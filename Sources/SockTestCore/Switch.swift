@@ -1,0 +1,52 @@
+
+
+/// A call-path switch for socket system calls, after Go's net/internal/socktest.
+///
+/// The switch keeps a table of the sockets it opened or accepted. Calls on those sockets (and
+/// every socket call) pass through the filter set for their type; calls on other descriptors go
+/// straight to the system. Every wrapped call runs the same pipeline (`Switch+Pipeline.swift`).
+/// All methods may be called from any thread; counters are exact under concurrency.
+public final class Switch: Sendable {
+    let filters = Locked<[Filter?]>(Array(repeating: nil, count: FilterType.allCases.count))
+    let book = Locked(Book())
+
+    public init() {}
+
+    /// Deploys `filter` for calls of `type`; nil removes the filter. Calls already past their
+    /// before-filter are not affected.
+    public func set(_ type: FilterType, _ filter: Filter?) {
+        filters.withLock { $0[type.rawValue] = filter }
+    }
+
+    /// Per-cookie statistics, ordered by cookie.
+    public func stats() -> [Stat] {
+        book.withLock { book in book.stats.values.sorted { $0.cookie < $1.cookie } }
+    }
+
+    /// A copy of the table: descriptor → status of the sockets the switch opened or accepted.
+    public func sockets() -> Sockets {
+        book.withLock { book in book.table.mapValues(\.status) }
+    }
+}
+
+/// The switch's bookkeeping: the socket table and the statistics. Guarded by `Switch.book`.
+struct Book {
+    struct Entry {
+        var status: Status
+        /// Tells apart two sockets that had the same descriptor number one after the other.
+        let serial: UInt64
+    }
+
+    var table: [Int32: Entry] = [:]
+    var stats: [Cookie: Stat] = [:]
+    private var nextSerial: UInt64 = 0
+
+    mutating func count(_ cookie: Cookie, _ counter: WritableKeyPath<Stat, UInt64>) {
+        stats[cookie, default: Stat(cookie: cookie)][keyPath: counter] += 1
+    }
+
+    mutating func add(_ fd: Int32, _ status: Status) {
+        nextSerial += 1
+        table[fd] = Entry(status: status, serial: nextSerial)
+    }
+}

@@ -1,0 +1,67 @@
+import CSysShims
+import Glibc
+
+/// Thin wrappers over the socket system calls. Each returns the call's value or throws its
+/// `Errno`; EINTR is retried here and only here (never for close, whose descriptor is gone after
+/// EINTR on Linux, nor connect, which goes on asynchronously after EINTR).
+enum Sys {
+    @inline(__always)
+    static func value<T: FixedWidthInteger>(
+        retryOnInterrupt: Bool = true, _ body: () -> T
+    ) throws(Errno) -> T {
+        while true {
+            let result = body()
+            if result != -1 { return result }
+            let err = Errno(rawValue: errno)
+            if retryOnInterrupt && err == .interrupted { continue }
+            throw err
+        }
+    }
+
+    static func socket(_ family: Int32, _ type: Int32, _ proto: Int32) throws(Errno) -> Int32 {
+        try value { Glibc.socket(family, type, proto) }
+    }
+
+    static func bind(_ fd: Int32, _ address: SocketAddress) throws(Errno) -> Int32 {
+        try value { address.withSockaddr { Glibc.bind(fd, $0, $1) } }
+    }
+
+    static func connect(_ fd: Int32, _ address: SocketAddress) throws(Errno) -> Int32 {
+        try value(retryOnInterrupt: false) { address.withSockaddr { Glibc.connect(fd, $0, $1) } }
+    }
+
+    static func listen(_ fd: Int32, _ backlog: Int32) throws(Errno) -> Int32 {
+        try value { Glibc.listen(fd, backlog) }
+    }
+
+    static func accept(_ fd: Int32, _ flags: Int32) throws(Errno) -> (Int32, SocketAddress?) {
+        var peer: SocketAddress?
+        let newFD = try value {
+            SocketAddress.receiving { st_accept4(fd, $0, $1, flags) } into: { peer = $0 }
+        }
+        return (newFD, peer)
+    }
+
+    static func getsockoptInt(_ fd: Int32, _ level: Int32, _ option: Int32) throws(Errno) -> Int32 {
+        var result: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        _ = try value { Glibc.getsockopt(fd, level, option, &result, &length) }
+        return result
+    }
+
+    static func getsockname(_ fd: Int32) throws(Errno) -> SocketAddress? {
+        var address: SocketAddress?
+        _ = try value { SocketAddress.receiving { Glibc.getsockname(fd, $0, $1) } into: { address = $0 } }
+        return address
+    }
+
+    static func getpeername(_ fd: Int32) throws(Errno) -> SocketAddress? {
+        var address: SocketAddress?
+        _ = try value { SocketAddress.receiving { Glibc.getpeername(fd, $0, $1) } into: { address = $0 } }
+        return address
+    }
+
+    static func close(_ fd: Int32) throws(Errno) -> Int32 {
+        try value(retryOnInterrupt: false) { Glibc.close(fd) }
+    }
+}

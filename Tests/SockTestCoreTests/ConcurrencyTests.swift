@@ -1,0 +1,80 @@
+import Glibc
+import SockTestCore
+import Synchronization
+
+import XCTest
+
+/// Many threads on one switch, with `set` racing them: counters stay exact.
+final class ConcurrencyTests: XCTestCase {
+    func testCountersStayExactUnderConcurrentCallsAndSets() throws {
+        let sw = Switch()
+        let threads = 8, rounds = 1_000
+        let cancelled = Atomic<Int>(0)
+        let errors = Atomic<Int>(0)
+        let done = Atomic<Bool>(false)
+        let before = Loopback.openDescriptors()
+
+        // One thread keeps swapping the socket filter between "cancel" and none.
+        let setter = Thread {
+            var n = 0
+            while !done.load(ordering: .acquiring) && n < 1_000_000 {
+                n += 1
+                if n % 2 == 0 {
+                    sw.set(.socket) { _ throws(Errno) in
+                        cancelled.add(1, ordering: .relaxed)
+                        throw .tooManyOpenFiles
+                    }
+                } else {
+                    sw.set(.socket, nil)
+                }
+            }
+        }
+        setter.start()
+        runThreads(threads) { _ in
+            for _ in 0..<rounds {
+                do {
+                    let fd = try sw.socket(family: AF_INET, type: Loopback.stream)
+                    try sw.close(fd)
+                } catch .tooManyOpenFiles {
+                } catch {
+                    errors.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        done.store(true, ordering: .releasing)
+        setter.join()
+
+        let stat = try XCTUnwrap(sw.stat(tcp4))
+        XCTAssertEqual(errors.load(ordering: .relaxed), 0)
+        XCTAssertEqual(Int(stat.opened) + cancelled.load(ordering: .relaxed), threads * rounds)
+        XCTAssertEqual(stat.closed, stat.opened)
+        XCTAssertEqual(stat.openFailed + stat.closeFailed, 0)
+        XCTAssertEqual(sw.sockets(), [:])
+        XCTAssertEqual(Loopback.openDescriptors(), before)
+    }
+}
+
+/// A joinable thread (Foundation-free).
+final class Thread: @unchecked Sendable {
+    private var handle = pthread_t()
+    private let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        precondition(pthread_create(&handle, nil, { raw in
+            let thread = Unmanaged<Thread>.fromOpaque(raw!).takeRetainedValue()
+            thread.body()
+            return nil
+        }, box) == 0)
+    }
+
+    func join() { pthread_join(handle, nil) }
+}
+
+/// Runs `body(i)` for i in 0..<n, each on its own thread, and waits for all.
+func runThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let threads = (0..<n).map { i in Thread { body(i) } }
+    threads.forEach { $0.start() }
+    threads.forEach { $0.join() }
+}
