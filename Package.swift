@@ -38,6 +38,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore"]),
+        .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua"]),
     ],
     swiftLanguageModes: [.v6]
 )

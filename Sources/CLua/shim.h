@@ -30,6 +30,8 @@ static inline lua_Integer st_tointegerx(lua_State *L, int i, int *isnum) { retur
 static inline lua_Number st_tonumberx(lua_State *L, int i, int *isnum) { return lua_tonumberx(L, i, isnum); }
 static inline void st_insert(lua_State *L, int i) { lua_insert(L, i); }
 static inline void st_remove(lua_State *L, int i) { lua_remove(L, i); }
+static inline const char *st_typename(lua_State *L, int i) { return luaL_typename(L, i); }
+static inline void st_gc_collect(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
 static inline void *st_extraspace(lua_State *L) { return lua_getextraspace(L); }
 
 /* ---- Raising errors after Swift has returned ---------------------------------------------- */
@@ -116,7 +118,11 @@ static inline void st_budget_hook(lua_State *L, lua_Debug *ar) {
     intptr_t *left = (intptr_t *)lua_getextraspace(L);
     if (*left < 0) return;                  /* negative: unlimited */
     if (*left == 0) {
-        luaL_error(L, "filter exceeded its instruction budget (an endless loop?)");
+        /* In a hook the running Lua function is level 0 (luaL_error would name its caller). */
+        luaL_where(L, 0);
+        lua_pushstring(L, "filter exceeded its instruction budget (an endless loop?)");
+        lua_concat(L, 2);
+        lua_error(L);
         return;
     }
     *left -= 1;

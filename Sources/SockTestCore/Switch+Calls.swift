@@ -66,4 +66,14 @@ extension Switch {
 
     /// getpeername(2), unfiltered.
     public func getpeername(_ fd: Int32) throws(Errno) -> SocketAddress? { try Sys.getpeername(fd) }
+
+    /// read(2), unfiltered (data-path calls are not filter types yet): bytes read, 0 at end of stream.
+    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try Sys.read(fd, buffer)
+    }
+
+    /// write(2), unfiltered: bytes written.
+    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        try Sys.write(fd, buffer)
+    }
 }

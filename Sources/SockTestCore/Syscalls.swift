@@ -61,6 +61,14 @@ enum Sys {
         return address
     }
 
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try value { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        try value { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+
     static func close(_ fd: Int32) throws(Errno) -> Int32 {
         try value(retryOnInterrupt: false) { Glibc.close(fd) }
     }

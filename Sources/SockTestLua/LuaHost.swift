@@ -1,2 +1,68 @@
 import CLua
 import SockTestCore
+
+/// Runs Lua scripts whose filters apply to a `Switch`.
+///
+/// ```swift
+/// let sw = Switch()
+/// let host = try LuaHost(switch: sw, seed: 42)
+/// try host.load(string: #"socktest.set("connect", function() return "ECONNREFUSED" end)"#, name: "refuse.lua")
+/// // Code under test calling sw.connect(...) now gets ECONNREFUSED.
+/// ```
+///
+/// Any thread may call the switch while scripts are loaded; filters run one at a time in the
+/// host's Lua state, and never hold it while a call blocks or a delay waits. Errors inside
+/// filters do not throw here: they fail the call (ECANCELED) and are collected in `scriptErrors`.
+/// Closing the host (or releasing it) removes its filters from the switch.
+public final class LuaHost: Sendable {
+    /// Bounds on what a script may do.
+    public struct Limits: Sendable {
+        /// Lua instructions one filter or after-filter call may run (an endless loop stops here).
+        public var instructionsPerFilter: Int64 = 10_000_000
+        /// Bytes the Lua state may hold (allocations beyond fail with an error in the script).
+        public var memoryBytes = 64 << 20
+        public init() {}
+    }
+
+    let runtime: LuaRuntime
+    public let sw: Switch
+
+    /// Creates a Lua state with the `socktest` module bound to `sw`. `seed` seeds
+    /// `socktest.random` and `socktest.chance`. `modulePaths` are folders searched by `require`
+    /// (as `folder/?.lua`), before Lua's defaults.
+    public init(switch sw: Switch, seed: UInt64 = 0, limits: Limits = Limits(), modulePaths: [String] = []) throws(LuaError) {
+        self.sw = sw
+        runtime = try LuaRuntime(switch: sw, seed: seed, limits: limits)
+        if !modulePaths.isEmpty { runtime.prependModulePath(modulePaths.map { $0 + "/?.lua" }) }
+    }
+
+    deinit { close() }
+
+    /// Loads and runs a script file (its top-level code sets filters and may drive a workload).
+    public func load(file path: String) throws(LuaError) { try runtime.run(file: path) }
+
+    /// Loads and runs a script from a string; `name` appears in error messages ("name:12: ...").
+    public func load(string source: String, name: String = "script") throws(LuaError) {
+        try runtime.run(source: source, chunkName: "@" + name)
+    }
+
+    /// Errors raised inside filters so far, each with file, line and traceback.
+    public var scriptErrors: [String] { runtime.errors.withLock { $0 } }
+
+    /// Per filter type: calls seen, failed, delayed, rewritten, and script errors.
+    public var filterCounts: [FilterType: FilterCounts] {
+        runtime.counts.withLock { counts in
+            Dictionary(uniqueKeysWithValues: FilterType.allCases.map { ($0, counts[$0.rawValue]) })
+        }
+    }
+
+    /// Bytes the Lua state holds now, and at most so far.
+    public var memoryInUse: Int { runtime.memoryInUse }
+    public var peakMemory: Int { runtime.peakMemory }
+
+    /// Removes this host's filters from the switch. Calls already inside a filter finish; the Lua
+    /// state is freed when the last of them has.
+    public func close() {
+        for type in runtime.filtersSet.withLock({ $0 }) { sw.set(type, nil) }
+    }
+}

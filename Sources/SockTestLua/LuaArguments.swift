@@ -1,0 +1,169 @@
+import CLua
+import SockTestCore
+
+/// A Swift function callable from Lua, as C sees it. Reached only through `st_trampoline`.
+typealias LuaFunction = @convention(c) (LuaState?) -> Int32
+
+/// An error a binding reports; the trampoline raises it once the Swift frame is gone.
+struct LuaRaise: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Runs a binding's body. On error pushes the message and returns ST_RAISE: Swift never raises.
+@inline(__always)
+func binding(_ L: LuaState?, _ name: String, _ body: (LuaArguments) throws(LuaRaise) -> Int32) -> Int32 {
+    let args = LuaArguments(L: L!, name: name)
+    do {
+        return try body(args)
+    } catch {
+        lua_pushstring(L, error.message)
+        return ST_RAISE
+    }
+}
+
+/// The arguments of one call from Lua, checked lauxlib style
+/// ("bad argument #1 to 'connect' (integer expected, got string)"), and its results.
+struct LuaArguments {
+    let L: LuaState
+    let name: String
+
+    var runtime: LuaRuntime { LuaRuntime.from(st_context(L)) }
+    var count: Int32 { lua_gettop(L) }
+
+    func typeName(_ i: Int32) -> String { String(cString: st_typename(L, i)) }
+
+    func argError(_ i: Int32, _ message: String) -> LuaRaise {
+        LuaRaise("bad argument #\(i) to '\(name)' (\(message))")
+    }
+
+    func isNil(_ i: Int32) -> Bool { st_isnoneornil(L, i) != 0 }
+
+    func integer(_ i: Int32) throws(LuaRaise) -> Int64 {
+        var isNumber: Int32 = 0
+        let value = st_tointegerx(L, i, &isNumber)
+        guard isNumber != 0 else {
+            let got = lua_type(L, i) == LUA_TNUMBER ? "number has no integer representation" : "integer expected, got \(typeName(i))"
+            throw argError(i, got)
+        }
+        return value
+    }
+
+    func int32(_ i: Int32) throws(LuaRaise) -> Int32 {
+        let value = try integer(i)
+        guard let small = Int32(exactly: value) else { throw argError(i, "value out of range") }
+        return small
+    }
+
+    func int32(_ i: Int32, default value: Int32) throws(LuaRaise) -> Int32 {
+        isNil(i) ? value : try int32(i)
+    }
+
+    func number(_ i: Int32) throws(LuaRaise) -> Double {
+        var isNumber: Int32 = 0
+        let value = st_tonumberx(L, i, &isNumber)
+        guard isNumber != 0 else { throw argError(i, "number expected, got \(typeName(i))") }
+        return value
+    }
+
+    func string(_ i: Int32) throws(LuaRaise) -> String {
+        guard lua_type(L, i) == LUA_TSTRING, let text = st_tostring(L, i) else {
+            throw argError(i, "string expected, got \(typeName(i))")
+        }
+        return String(cString: text)
+    }
+
+    /// Bytes of a string argument (may hold NULs).
+    func bytes(_ i: Int32) throws(LuaRaise) -> [UInt8] {
+        guard lua_type(L, i) == LUA_TSTRING else { throw argError(i, "string expected, got \(typeName(i))") }
+        var length = 0
+        let pointer = lua_tolstring(L, i, &length)!
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    func address(_ i: Int32) throws(LuaRaise) -> SocketAddress {
+        let text = try string(i)
+        guard let address = SocketAddress(text) else {
+            throw argError(i, "invalid address '\(text)': expected HOST:PORT, [HOST]:PORT or a unix path")
+        }
+        return address
+    }
+
+    /// An errno given as a name ("ECONNREFUSED") or a number (111).
+    func errno(_ i: Int32) throws(LuaRaise) -> Errno {
+        do throws(ErrnoValueError) {
+            return try LuaArguments.errno(L, i)
+        } catch {
+            throw argError(i, error.message)
+        }
+    }
+
+    struct ErrnoValueError: Error { let message: String }
+
+    /// The errno a value names, for arguments and for filter results alike.
+    static func errno(_ L: LuaState, _ i: Int32) throws(ErrnoValueError) -> Errno {
+        switch lua_type(L, i) {
+        case LUA_TSTRING:
+            let name = String(cString: st_tostring(L, i)!)
+            guard let err = Errno(name: name) else { throw ErrnoValueError(message: "unknown errno name '\(name)'") }
+            return err
+        case LUA_TNUMBER:
+            var isInteger: Int32 = 0
+            let value = st_tointegerx(L, i, &isInteger)
+            guard isInteger != 0, (1...4095).contains(value) else {
+                throw ErrnoValueError(message: "errno number out of range (1-4095)")
+            }
+            return Errno(rawValue: Int32(value))
+        default:
+            throw ErrnoValueError(message: "errno name or number expected, got \(String(cString: st_typename(L, i)))")
+        }
+    }
+
+    // MARK: - Results
+
+    func push(_ value: Int64) { lua_pushinteger(L, value) }
+    func push(_ value: Int32) { lua_pushinteger(L, lua_Integer(value)) }
+    func push(_ value: String) { lua_pushstring(L, value) }
+    func push(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
+    func pushNil() { lua_pushnil(L) }
+    func push(_ address: SocketAddress?) {
+        if let address { push(address.description) } else { pushNil() }
+    }
+
+    /// The Lua convention for an operational failure: nil, "ENAME".
+    func fail(_ err: Errno) -> Int32 {
+        lua_pushnil(L)
+        lua_pushstring(L, err.name)
+        return 2
+    }
+}
+
+/// Sets `t[name] = value` for the table on top of the stack, for tables the host made (no
+/// metamethods, so nothing can raise).
+func setField(_ L: LuaState, _ name: String, _ push: () -> Void) {
+    push()
+    lua_setfield(L, -2, name)
+}
+
+func setField(_ L: LuaState, _ name: String, _ value: Int64) { setField(L, name) { lua_pushinteger(L, value) } }
+func setField(_ L: LuaState, _ name: String, _ value: String?) {
+    setField(L, name) { if let value { lua_pushstring(L, value) } else { lua_pushnil(L) } }
+}
+
+/// Reads `t[name]` of the table at `index` without metamethods (rawget), as an integer.
+func rawInteger(_ L: LuaState, _ index: Int32, _ name: String) -> Int64? {
+    lua_pushstring(L, name)
+    lua_rawget(L, index < 0 ? index - 1 : index)
+    defer { st_pop(L, 1) }
+    var isInteger: Int32 = 0
+    let value = st_tointegerx(L, -1, &isInteger)
+    return isInteger != 0 ? value : nil
+}
+
+func rawString(_ L: LuaState, _ index: Int32, _ name: String) -> String? {
+    lua_pushstring(L, name)
+    lua_rawget(L, index < 0 ? index - 1 : index)
+    defer { st_pop(L, 1) }
+    guard lua_type(L, -1) == LUA_TSTRING, let text = st_tostring(L, -1) else { return nil }
+    return String(cString: text)
+}

@@ -1,0 +1,253 @@
+import CLua
+import Glibc
+import SockTestCore
+
+typealias LuaState = OpaquePointer
+
+/// One Lua state bound to a switch, and everything that must be touched only under its guard.
+///
+/// Rules kept here, for every path into Lua:
+/// - Lua runs only under `lua_pcall` (`st_pcall`, with a traceback handler); errors come back as
+///   status codes, never as a longjmp through Swift.
+/// - Swift calls Lua API functions that raise only on memory errors, and only while the capped
+///   allocator is not enforcing (see `shim.h`), so they cannot raise at all.
+/// - Swift reached from Lua (bindings) reports errors by returning `ST_RAISE`; the C trampoline
+///   raises them after the Swift frame is gone.
+final class LuaRuntime: @unchecked Sendable {
+    let sw: Switch
+    let limits: LuaHost.Limits
+    let guardLock = LuaGuard()
+    /// The script's main thread; runs top-level chunks.
+    let L: LuaState
+    /// A thread for the host's own bookkeeping (making slots, reading function origins); never
+    /// suspended inside a binding, unlike `L`.
+    private let service: LuaState
+    private let alloc: UnsafeMutablePointer<st_alloc_state>
+
+    private var slots: [Slot] = []
+    private var freeSlots: [Int] = []
+    private var random: SplitMix64
+    /// Registry references dropped by Swift objects (`LuaRef.deinit`) on any thread, released
+    /// the next time someone holds the guard.
+    private let droppedRefs = Locked<[Int32]>([])
+
+    let errors = Locked<[String]>([])
+    let counts = Locked<[FilterCounts]>(Array(repeating: FilterCounts(), count: FilterType.allCases.count))
+    /// Filter types this host has set on the switch; cleared from it when the host closes.
+    let filtersSet = Locked<Set<FilterType>>([])
+
+    init(switch sw: Switch, seed: UInt64, limits: LuaHost.Limits) throws(LuaError) {
+        self.sw = sw
+        self.limits = limits
+        random = SplitMix64(seed: seed)
+        alloc = .allocate(capacity: 1)
+        alloc.initialize(to: st_alloc_state(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0))
+        guard let L = st_newstate(alloc) else {
+            alloc.deallocate()
+            throw LuaError("cannot create a Lua state")
+        }
+        self.L = L
+        luaL_openlibs(L)
+        service = lua_newthread(L)
+        _ = luaL_ref(L, st_registryindex())      // anchor the service thread
+        st_setbudget(L, -1)
+        try SocktestModule.install(self)
+    }
+
+    deinit {
+        lua_close(L)
+        alloc.deallocate()
+    }
+
+    var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    static func from(_ context: UnsafeMutableRawPointer?) -> LuaRuntime {
+        Unmanaged<LuaRuntime>.fromOpaque(context!).takeUnretainedValue()
+    }
+
+    var memoryInUse: Int { withLua { _ in Int(alloc.pointee.used) } }
+    var peakMemory: Int { withLua { _ in Int(alloc.pointee.peak) } }
+
+    // MARK: - The guard
+
+    /// Runs `body` holding the guard.
+    func withLua<R>(_ body: (LuaRuntime) throws(LuaError) -> R) throws(LuaError) -> R {
+        guardLock.lock()
+        defer { guardLock.unlock() }
+        releaseDroppedRefs()
+        return try body(self)
+    }
+
+    func withLua<R>(_ body: (LuaRuntime) -> R) -> R {
+        guardLock.lock()
+        defer { guardLock.unlock() }
+        releaseDroppedRefs()
+        return body(self)
+    }
+
+    /// From a binding (guard held): lets the guard go around `body`, which may block.
+    func unlocked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        guardLock.unlock()
+        defer { guardLock.lock() }
+        return try body()
+    }
+
+    /// The run's seeded generator: a number in [0, 1). Guard held.
+    func nextRandom() -> Double { random.nextUnit() }
+
+    /// Puts `templates` ("dir/?.lua") in front of `package.path`.
+    func prependModulePath(_ templates: [String]) {
+        withLua { rt in
+            lua_getglobal(rt.L, "package")
+            lua_getfield(rt.L, -1, "path")
+            let old = st_tostring(rt.L, -1).map { String(cString: $0) } ?? ""
+            st_pop(rt.L, 1)
+            lua_pushstring(rt.L, (templates + [old]).joined(separator: ";"))
+            lua_setfield(rt.L, -2, "path")
+            st_pop(rt.L, 1)
+        }
+    }
+
+    // MARK: - Running chunks
+
+    /// Loads and runs a chunk on the main thread without an instruction budget.
+    func run(source: String, chunkName: String) throws(LuaError) {
+        try withLua { rt throws(LuaError) in
+            let status = source.withCString { luaL_loadbufferx(rt.L, $0, strlen($0), chunkName, "t") }
+            try rt.finish(rt.L, status == LUA_OK ? st_pcall(rt.L, 0, 0) : status, what: "script")
+        }
+    }
+
+    func run(file path: String) throws(LuaError) {
+        try withLua { rt throws(LuaError) in
+            let status = luaL_loadfilex(rt.L, path, "t")
+            try rt.finish(rt.L, status == LUA_OK ? st_pcall(rt.L, 0, 0) : status, what: "script")
+        }
+    }
+
+    /// Turns a non-OK status into a LuaError with the message on top of `thread`'s stack.
+    private func finish(_ thread: LuaState, _ status: Int32, what: String) throws(LuaError) {
+        guard status != LUA_OK else { return }
+        throw LuaError(popError(thread, status, origin: what))
+    }
+
+    /// Pops the error object of a failed call and says what it was.
+    func popError(_ thread: LuaState, _ status: Int32, origin: String) -> String {
+        defer { st_pop(thread, 1) }
+        if status == LUA_ERRMEM {
+            st_gc_collect(thread)
+            return "\(origin): ran out of memory (the script may use \(limits.memoryBytes >> 20) MiB)"
+        }
+        if lua_type(thread, -1) == LUA_TSTRING, let text = st_tostring(thread, -1) {
+            return String(cString: text)
+        }
+        return "\(origin): error object is a \(String(cString: st_typename(thread, -1)))"
+    }
+
+    func record(scriptError message: String) {
+        errors.withLock { $0.append(message) }
+    }
+
+    // MARK: - Slots: a Lua thread and a status object per call in flight
+
+    func checkoutSlot() -> Slot {
+        if let index = freeSlots.popLast() { return slots[index] }
+        let thread = lua_newthread(service)!
+        let threadRef = luaL_ref(service, st_registryindex())
+        let index = slots.count
+        StatusObject.push(service, slot: index)
+        let statusRef = luaL_ref(service, st_registryindex())
+        let slot = Slot(index: index, thread: thread, threadRef: threadRef, statusRef: statusRef)
+        slots.append(slot)
+        return slot
+    }
+
+    func checkin(_ slot: Slot) {
+        slot.call = nil
+        freeSlots.append(slot.index)
+    }
+
+    func slot(_ index: Int) -> Slot? { index < slots.count ? slots[index] : nil }
+
+    // MARK: - References to Lua values held by Swift
+
+    /// Anchors the value on top of `thread` in the registry (popping it).
+    func ref(_ thread: LuaState) -> LuaRef {
+        LuaRef(runtime: self, ref: luaL_ref(thread, st_registryindex()))
+    }
+
+    func push(_ ref: LuaRef, on thread: LuaState) {
+        lua_rawgeti(thread, st_registryindex(), lua_Integer(ref.ref))
+    }
+
+    /// From any thread, guard held or not: the reference is released under the guard later.
+    func drop(_ ref: Int32) { droppedRefs.withLock { $0.append(ref) } }
+
+    private func releaseDroppedRefs() {
+        let refs = droppedRefs.withLock { refs in
+            defer { refs.removeAll() }
+            return refs
+        }
+        for ref in refs { luaL_unref(service, st_registryindex(), ref) }
+    }
+
+    /// "script.lua:12" for the function on top of `thread` (left in place).
+    func origin(ofFunctionOn thread: LuaState) -> String {
+        var ar = lua_Debug()
+        lua_pushvalue(thread, -1)
+        guard lua_getinfo(thread, ">S", &ar) != 0 else { return "?" }
+        let source = withUnsafeBytes(of: ar.short_src) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return "\(source):\(ar.linedefined)"
+    }
+}
+
+/// One call in flight through a Lua filter: its Lua thread, and the status object the filter
+/// sees (a userdata that reads `call`).
+final class Slot: @unchecked Sendable {
+    enum Phase { case before, after }
+    let index: Int
+    let thread: LuaState
+    let threadRef: Int32
+    let statusRef: Int32
+    var call: Call?
+    var phase = Phase.before
+
+    init(index: Int, thread: LuaState, threadRef: Int32, statusRef: Int32) {
+        self.index = index
+        self.thread = thread
+        self.threadRef = threadRef
+        self.statusRef = statusRef
+    }
+}
+
+/// A Lua value anchored in the registry for as long as Swift holds this object.
+final class LuaRef: @unchecked Sendable {
+    let runtime: LuaRuntime
+    let ref: Int32
+    var origin = "?"
+
+    init(runtime: LuaRuntime, ref: Int32) {
+        self.runtime = runtime
+        self.ref = ref
+    }
+
+    deinit { runtime.drop(ref) }
+}
+
+/// The run's generator: SplitMix64, so the same seed gives the same decisions.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+}

@@ -1,0 +1,237 @@
+import CLua
+import Glibc
+import SockTestCore
+
+/// The `socktest` module: a table of functions and constants, the global `socktest` and
+/// `require("socktest")`; `require("socktest.net")` loads the net layer (Prelude.swift).
+enum SocktestModule {
+    static let functions: [(String, LuaFunction)] = [
+        ("set", set), ("delay", delay), ("stats", stats), ("sockets", sockets), ("random", random),
+        ("sleep", sleep),
+    ] + SwitchBindings.functions
+
+    static let constants: [(String, Int32)] = [
+        ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_UNIX", AF_UNIX),
+        ("SOCK_STREAM", Int32(SOCK_STREAM.rawValue)), ("SOCK_DGRAM", Int32(SOCK_DGRAM.rawValue)),
+        ("SOCK_RAW", Int32(SOCK_RAW.rawValue)), ("SOCK_SEQPACKET", Int32(SOCK_SEQPACKET.rawValue)),
+        ("SOCK_NONBLOCK", Int32(SOCK_NONBLOCK.rawValue)), ("SOCK_CLOEXEC", Int32(SOCK_CLOEXEC.rawValue)),
+        ("IPPROTO_TCP", Int32(IPPROTO_TCP)), ("IPPROTO_UDP", Int32(IPPROTO_UDP)),
+        ("SOL_SOCKET", SOL_SOCKET), ("SO_ERROR", SO_ERROR), ("SO_TYPE", SO_TYPE),
+    ]
+
+    static let delayType = "socktest.delay"
+    static let statType = "socktest.stat"
+    static let socketType = "socktest.socket"
+
+    /// Builds the module in a fresh state (guard not needed: nobody else has the state yet).
+    static func install(_ rt: LuaRuntime) throws(LuaError) {
+        let L = rt.L
+        StatusObject.register(rt)
+        for (type, tostring) in [(delayType, delayToString), (statType, statToString), (socketType, socketToString)] {
+            luaL_newmetatable(L, type)
+            st_pushswiftfunction(L, tostring, rt.context)
+            lua_setfield(L, -2, "__tostring")
+            st_pop(L, 1)
+        }
+
+        lua_createtable(L, 0, Int32(functions.count + constants.count + 8))
+        for (name, function) in functions {
+            st_pushswiftfunction(L, function, rt.context)
+            lua_setfield(L, -2, name)
+        }
+        for (name, value) in constants { setField(L, name, Int64(value)) }
+        setField(L, "errno") { pushErrnoTable(L) }
+        setField(L, "filter_types") {
+            lua_createtable(L, Int32(FilterType.allCases.count), 0)
+            for type in FilterType.allCases {
+                lua_pushstring(L, type.name)
+                lua_rawseti(L, -2, lua_Integer(type.rawValue + 1))
+            }
+        }
+
+        // package.loaded.socktest = module; _G.socktest = module
+        lua_getfield(L, st_registryindex(), LUA_LOADED_TABLE)
+        lua_pushvalue(L, -2)
+        lua_setfield(L, -2, "socktest")
+        st_pop(L, 1)
+        lua_pushvalue(L, -1)
+        lua_setglobal(L, "socktest")
+        st_pop(L, 1)
+
+        try rt.run(source: Prelude.helpers, chunkName: "=socktest")
+        try rt.run(source: Prelude.preloadNet, chunkName: "=socktest")
+    }
+
+    /// `errno.ECONNREFUSED == 111` and `errno[111] == "ECONNREFUSED"` for every errno.
+    private static func pushErrnoTable(_ L: LuaState) {
+        lua_createtable(L, 140, 140)
+        for (name, value) in Errno.byName {
+            setField(L, name, Int64(value))
+            lua_pushstring(L, Errno(rawValue: value).name)   // the canonical name, not an alias
+            lua_rawseti(L, -2, lua_Integer(value))
+        }
+    }
+
+    // MARK: - Functions
+
+    /// set(type, filter | nil)
+    private static let set: LuaFunction = { L in
+        binding(L, "set") { args throws(LuaRaise) in
+            let name = try args.string(1)
+            guard let type = FilterType(name: name) else {
+                let known = FilterType.allCases.map(\.name).joined(separator: ", ")
+                throw args.argError(1, "unknown filter type '\(name)' (expected one of: \(known))")
+            }
+            let rt = args.runtime
+            if args.isNil(2) {
+                rt.sw.set(type, nil)
+                return 0
+            }
+            guard st_isfunction(L, 2) != 0 else { throw args.argError(2, "function or nil expected, got \(args.typeName(2))") }
+            lua_settop(L, 2)
+            let origin = rt.origin(ofFunctionOn: L!)
+            let function = rt.ref(L!)
+            function.origin = origin
+            rt.filtersSet.withLock { _ = $0.insert(type) }
+            rt.sw.set(type, LuaFilter(runtime: rt, type: type, function: function).filter)
+            return 0
+        }
+    }
+
+    /// delay(seconds [, errno]): a value a filter returns to wait, then run (or fail) the call.
+    private static let delay: LuaFunction = { L in
+        binding(L, "delay") { args throws(LuaRaise) in
+            let seconds = try args.number(1)
+            guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
+            let err = args.isNil(2) ? nil : try args.errno(2)
+            let raw = lua_newuserdatauv(L, MemoryLayout<Delay>.size, 0)!
+            raw.storeBytes(of: Delay(seconds: seconds, errno: err?.rawValue ?? 0), as: Delay.self)
+            luaL_setmetatable(L, delayType)
+            return 1
+        }
+    }
+
+    private static let delayToString: LuaFunction = { L in
+        binding(L, "tostring") { args throws(LuaRaise) in
+            guard let delay = Delay.from(L!, 1) else { throw args.argError(1, "socktest.delay expected") }
+            args.push("socktest.delay(\(delay.seconds)\(delay.err.map { ", \($0.name)" } ?? ""))")
+            return 1
+        }
+    }
+
+    /// stats(): an array of stat tables, ordered by cookie.
+    private static let stats: LuaFunction = { L in
+        binding(L, "stats") { args throws(LuaRaise) in
+            let stats = args.runtime.sw.stats()
+            lua_createtable(L, Int32(stats.count), 0)
+            for (i, stat) in stats.enumerated() {
+                lua_createtable(L, 0, 13)
+                for (name, value) in [
+                    ("family", Int64(stat.family)), ("type", Int64(stat.type)), ("protocol", Int64(stat.protocol)),
+                    ("opened", Int64(stat.opened)), ("connected", Int64(stat.connected)),
+                    ("listened", Int64(stat.listened)), ("accepted", Int64(stat.accepted)),
+                    ("closed", Int64(stat.closed)), ("openfailed", Int64(stat.openFailed)),
+                    ("connectfailed", Int64(stat.connectFailed)), ("listenfailed", Int64(stat.listenFailed)),
+                    ("acceptfailed", Int64(stat.acceptFailed)), ("closefailed", Int64(stat.closeFailed)),
+                ] { setField(L!, name, value) }
+                luaL_setmetatable(L, statType)
+                lua_rawseti(L, -2, lua_Integer(i + 1))
+            }
+            return 1
+        }
+    }
+
+    private static let statToString: LuaFunction = { L in
+        binding(L, "tostring") { args throws(LuaRaise) in
+            let field = { (name: String) in rawInteger(L!, 1, name) ?? 0 }
+            var stat = Stat(cookie: Cookie(family: Int32(truncatingIfNeeded: field("family")),
+                                           type: Int32(truncatingIfNeeded: field("type")),
+                                           protocol: Int32(truncatingIfNeeded: field("protocol"))))
+            stat.opened = UInt64(clamping: field("opened"))
+            stat.connected = UInt64(clamping: field("connected"))
+            stat.listened = UInt64(clamping: field("listened"))
+            stat.accepted = UInt64(clamping: field("accepted"))
+            stat.closed = UInt64(clamping: field("closed"))
+            stat.openFailed = UInt64(clamping: field("openfailed"))
+            stat.connectFailed = UInt64(clamping: field("connectfailed"))
+            stat.listenFailed = UInt64(clamping: field("listenfailed"))
+            stat.acceptFailed = UInt64(clamping: field("acceptfailed"))
+            stat.closeFailed = UInt64(clamping: field("closefailed"))
+            args.push(stat.description)
+            return 1
+        }
+    }
+
+    /// sockets(): fd → status table (family, type, protocol, cookie, err, socket_err).
+    private static let sockets: LuaFunction = { L in
+        binding(L, "sockets") { args throws(LuaRaise) in
+            let table = args.runtime.sw.sockets()
+            lua_createtable(L, 0, Int32(table.count))
+            for (fd, status) in table.sorted(by: { $0.key < $1.key }) {
+                pushStatusTable(L!, status, fd: fd)
+                lua_rawseti(L, -2, lua_Integer(fd))
+            }
+            return 1
+        }
+    }
+
+    static func pushStatusTable(_ L: LuaState, _ status: Status, fd: Int32) {
+        lua_createtable(L, 0, 7)
+        setField(L, "fd", Int64(fd))
+        setField(L, "family", Int64(status.cookie.family))
+        setField(L, "type", Int64(status.cookie.type))
+        setField(L, "protocol", Int64(status.cookie.protocol))
+        setField(L, "cookie", Int64(bitPattern: status.cookie.rawValue))
+        setField(L, "err", status.err?.name)
+        setField(L, "socket_err", status.socketErr?.name)
+        luaL_setmetatable(L, socketType)
+    }
+
+    private static let socketToString: LuaFunction = { L in
+        binding(L, "tostring") { args throws(LuaRaise) in
+            let cookie = Cookie(rawValue: UInt64(bitPattern: rawInteger(L!, 1, "cookie") ?? 0))
+            let status = Status(cookie: cookie,
+                                err: rawString(L!, 1, "err").flatMap(Errno.init(name:)),
+                                socketErr: rawString(L!, 1, "socket_err").flatMap(Errno.init(name:)))
+            args.push(status.description)
+            return 1
+        }
+    }
+
+    /// random(): a number in [0, 1) from the run's seeded generator.
+    private static let random: LuaFunction = { L in
+        binding(L, "random") { args throws(LuaRaise) in
+            lua_pushnumber(L, args.runtime.nextRandom())
+            return 1
+        }
+    }
+
+    /// sleep(seconds): waits without holding the Lua state.
+    private static let sleep: LuaFunction = { L in
+        binding(L, "sleep") { args throws(LuaRaise) in
+            let seconds = try args.number(1)
+            guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
+            args.runtime.unlocked { pause(seconds) }
+            return 0
+        }
+    }
+}
+
+/// What `socktest.delay` returns, stored in its userdata.
+struct Delay {
+    var seconds: Double
+    var errno: Int32
+    var err: Errno? { errno == 0 ? nil : Errno(rawValue: errno) }
+
+    static func from(_ L: LuaState, _ index: Int32) -> Delay? {
+        luaL_testudata(L, index, SocktestModule.delayType)?.load(as: Delay.self)
+    }
+}
+
+/// Sleeps for `seconds`, resuming after signals.
+func pause(_ seconds: Double) {
+    guard seconds > 0 else { return }
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+}

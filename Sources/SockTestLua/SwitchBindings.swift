@@ -1,0 +1,136 @@
+import CLua
+import SockTestCore
+
+/// The switch's calls as Lua functions. Each reads its arguments with the guard held, lets the
+/// guard go for the call itself (it may block, and it runs filters that need the guard), takes
+/// it again and pushes the results. Failures return nil, "ENAME".
+enum SwitchBindings {
+    static let functions: [(String, LuaFunction)] = [
+        ("socket", socket), ("bind", bind), ("connect", connect), ("listen", listen), ("accept", accept),
+        ("getsockopt", getsockopt), ("close", close), ("getsockname", getsockname),
+        ("getpeername", getpeername), ("read", read), ("write", write),
+    ]
+
+    /// Runs `call` on the switch without the guard, then pushes its results or nil, "ENAME".
+    private static func perform<R>(
+        _ args: LuaArguments, _ call: (Switch) throws(Errno) -> R, push: (R) -> Int32
+    ) -> Int32 {
+        let rt = args.runtime
+        let result = rt.unlocked { Result { () throws(Errno) in try call(rt.sw) } }
+        switch result {
+        case .success(let value): return push(value)
+        case .failure(let err): return args.fail(err)
+        }
+    }
+
+    private static func pushTrue(_ args: LuaArguments) -> (Void) -> Int32 {
+        { _ in args.push(true); return 1 }
+    }
+
+    /// socket(family, type [, protocol]) → fd
+    private static let socket: LuaFunction = { L in
+        binding(L, "socket") { args throws(LuaRaise) in
+            let family = try args.int32(1), type = try args.int32(2), proto = try args.int32(3, default: 0)
+            return perform(args, { sw throws(Errno) in try sw.socket(family: family, type: type, protocol: proto) }) {
+                args.push($0); return 1
+            }
+        }
+    }
+
+    /// bind(fd, addr) → true
+    private static let bind: LuaFunction = { L in
+        binding(L, "bind") { args throws(LuaRaise) in
+            let fd = try args.int32(1), address = try args.address(2)
+            return perform(args, { sw throws(Errno) in try sw.bind(fd, to: address) }, push: pushTrue(args))
+        }
+    }
+
+    /// connect(fd, addr) → true
+    private static let connect: LuaFunction = { L in
+        binding(L, "connect") { args throws(LuaRaise) in
+            let fd = try args.int32(1), address = try args.address(2)
+            return perform(args, { sw throws(Errno) in try sw.connect(fd, to: address) }, push: pushTrue(args))
+        }
+    }
+
+    /// listen(fd [, backlog]) → true
+    private static let listen: LuaFunction = { L in
+        binding(L, "listen") { args throws(LuaRaise) in
+            let fd = try args.int32(1), backlog = try args.int32(2, default: 128)
+            return perform(args, { sw throws(Errno) in try sw.listen(fd, backlog: backlog) }, push: pushTrue(args))
+        }
+    }
+
+    /// accept(fd [, flags]) → fd, peer_addr
+    private static let accept: LuaFunction = { L in
+        binding(L, "accept") { args throws(LuaRaise) in
+            let fd = try args.int32(1), flags = try args.int32(2, default: 0)
+            return perform(args, { sw throws(Errno) in try sw.accept4(fd, flags: flags) }) {
+                args.push($0.fd)
+                args.push($0.peer)
+                return 2
+            }
+        }
+    }
+
+    /// getsockopt(fd, level, opt) → value
+    private static let getsockopt: LuaFunction = { L in
+        binding(L, "getsockopt") { args throws(LuaRaise) in
+            let fd = try args.int32(1), level = try args.int32(2), option = try args.int32(3)
+            return perform(args, { sw throws(Errno) in try sw.getsockoptInt(fd, level: level, option: option) }) {
+                args.push($0); return 1
+            }
+        }
+    }
+
+    /// close(fd) → true
+    private static let close: LuaFunction = { L in
+        binding(L, "close") { args throws(LuaRaise) in
+            let fd = try args.int32(1)
+            return perform(args, { sw throws(Errno) in try sw.close(fd) }, push: pushTrue(args))
+        }
+    }
+
+    /// getsockname(fd) → addr (unfiltered)
+    private static let getsockname: LuaFunction = { L in
+        binding(L, "getsockname") { args throws(LuaRaise) in
+            let fd = try args.int32(1)
+            return perform(args, { sw throws(Errno) in try sw.getsockname(fd) }) { args.push($0); return 1 }
+        }
+    }
+
+    /// getpeername(fd) → addr (unfiltered)
+    private static let getpeername: LuaFunction = { L in
+        binding(L, "getpeername") { args throws(LuaRaise) in
+            let fd = try args.int32(1)
+            return perform(args, { sw throws(Errno) in try sw.getpeername(fd) }) { args.push($0); return 1 }
+        }
+    }
+
+    /// read(fd [, n]) → string ("" at end of stream) (unfiltered)
+    private static let read: LuaFunction = { L in
+        binding(L, "read") { args throws(LuaRaise) in
+            let fd = try args.int32(1), size = try args.int32(2, default: 4096)
+            guard size > 0, size <= 1 << 24 else { throw args.argError(2, "size must be within 1-16777216") }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(size), alignment: 1)
+            defer { buffer.deallocate() }
+            return perform(args, { sw throws(Errno) in try sw.read(fd, into: buffer) }) { n in
+                lua_pushlstring(L, buffer.baseAddress, n)
+                return 1
+            }
+        }
+    }
+
+    /// write(fd, s) → bytes written (unfiltered)
+    private static let write: LuaFunction = { L in
+        binding(L, "write") { args throws(LuaRaise) in
+            let fd = try args.int32(1), bytes = try args.bytes(2)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+            defer { buffer.deallocate() }
+            buffer.copyBytes(from: bytes)
+            return perform(args, { sw throws(Errno) in try sw.write(fd, from: UnsafeRawBufferPointer(buffer)) }) {
+                args.push(Int64($0)); return 1
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import SockTestCore
+import SockTestLua
+import XCTest
+
+/// Runs every Lua-level test in Tests/lua: each script must run without error, leave no script
+/// error behind, and close every socket it opened.
+final class LuaScriptTests: XCTestCase {
+    func runScript(_ name: String) throws {
+        let (sw, host) = try makeHost()
+        let before = openDescriptors()
+        do {
+            try host.load(file: "\(Repo.luaTests)/\(name).lua")
+        } catch {
+            XCTFail("\(name).lua: \(error)")
+        }
+        XCTAssertEqual(host.scriptErrors, [], name)
+        XCTAssertEqual(sw.sockets(), [:], "\(name).lua left sockets open")
+        XCTAssertEqual(openDescriptors(), before, "\(name).lua leaked descriptors")
+    }
+
+    func testModule() throws { try runScript("module") }
+    func testCalls() throws { try runScript("calls") }
+    func testFilters() throws { try runScript("filters") }
+    func testHelpers() throws { try runScript("helpers") }
+    func testNet() throws { try runScript("net") }
+
+    func testEveryScriptInTheFolderHasATest() throws {
+        let names = try FileManagerLite.list(Repo.luaTests).filter { $0.hasSuffix(".lua") }
+        XCTAssertEqual(Set(names), ["module.lua", "calls.lua", "filters.lua", "helpers.lua", "net.lua"])
+    }
+}
+
+enum FileManagerLite {
+    static func list(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw Errno(rawValue: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+import Glibc

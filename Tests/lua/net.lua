@@ -1,0 +1,35 @@
+-- socktest.net: listen, dial, accept, read, write, close, addresses; filters apply.
+local check = require("check")
+local st = require("socktest")
+local net = require("socktest.net")
+
+local ln = assert(net.listen("tcp", "127.0.0.1:0"))
+local addr = ln:addr()
+check.match(tostring(ln), "^socktest%.net%.listener%(127%.0%.0%.1:%d+%)$", "listener tostring")
+local c = assert(net.dial("tcp", addr))
+local s = assert(ln:accept())
+check.eq(c:remote_addr(), addr, "remote_addr")
+check.eq(s:remote_addr(), c:local_addr(), "the server sees the client's address")
+check.eq(c:write("ping"), 4, "write")
+check.eq(s:read(4), "ping", "read")
+assert(s:write("pong"))
+check.eq(c:read(), "pong", "read back")
+assert(c:close())
+check.eq(select(2, s:read()), "EOF", "end of stream")
+check.eq(select(2, c:close()), "EBADF", "double close")
+assert(s:close())
+
+-- IPv6 loopback.
+local ln6 = assert(net.listen("tcp", "[::1]:0"))
+check.match(ln6:addr(), "^%[::1%]:%d+$", "IPv6 listener")
+local c6 = assert(net.dial("tcp", ln6:addr()))
+assert(c6:close()); assert(ln6:close())
+
+-- Filters apply to the net layer.
+st.set("connect", function(so) if so.family == st.AF_INET then return "ECONNREFUSED" end end)
+check.eq(select(2, net.dial("tcp", addr)), "ECONNREFUSED", "refused dial")
+st.set("connect", nil)
+check.raises("unknown network 'udp'", net.dial, "udp", addr)
+check.raises("bad argument #2 to 'listen'", net.listen, "tcp", 80)
+assert(ln:close())
+check.eq(next(st.sockets()), nil, "nothing leaked (the refused dial's socket was closed)")
