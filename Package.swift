@@ -30,15 +30,18 @@ let package = Package(
             ]
         ),
         .target(name: "SockTestLua", dependencies: ["CLua", "SockTestCore"]),
+        // Workloads, the report, recipe lookup: everything `run` does, without the argument parsing.
+        .target(name: "SockTestRunner", dependencies: ["SockTestCore", "SockTestLua"]),
         .executableTarget(
             name: "socktest-lua",
             dependencies: [
-                "SockTestLua",
+                "SockTestRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore"]),
         .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["socktest-lua"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,6 +46,14 @@ public final class LuaHost: Sendable {
         try runtime.run(source: source, chunkName: "@" + name)
     }
 
+    /// Compiles a script file without running it: syntax errors throw, with file and line.
+    public func compile(file path: String) throws(LuaError) { try runtime.compile(file: path) }
+
+    /// Runs `require(module)(options)`: how a recipe is applied from Swift.
+    public func call(module: String, options: [(String, LuaValue)] = []) throws(LuaError) {
+        try runtime.callModule(module, options: options)
+    }
+
     /// Errors raised inside filters so far, each with file, line and traceback.
     public var scriptErrors: [String] { runtime.errors.withLock { $0 } }
 
@@ -64,5 +72,21 @@ public final class LuaHost: Sendable {
     /// state is freed when the last of them has.
     public func close() {
         for type in runtime.filtersSet.withLock({ $0 }) { sw.set(type, nil) }
+    }
+}
+
+/// A simple Lua value, for options handed to scripts.
+public enum LuaValue: Sendable, Equatable {
+    case integer(Int64)
+    case number(Double)
+    case boolean(Bool)
+    case string(String)
+
+    /// "12" → integer, "0.5" → number, "true"/"false" → boolean, anything else → string.
+    public init(parsing text: String) {
+        if let v = Int64(text) { self = .integer(v) }
+        else if let v = Double(text), !text.isEmpty, text.allSatisfy({ "0123456789.eE+-".contains($0) }) { self = .number(v) }
+        else if text == "true" || text == "false" { self = .boolean(text == "true") }
+        else { self = .string(text) }
     }
 }

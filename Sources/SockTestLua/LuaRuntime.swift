@@ -125,6 +125,41 @@ final class LuaRuntime: @unchecked Sendable {
         }
     }
 
+    /// Compiles a file without running it.
+    func compile(file path: String) throws(LuaError) {
+        try withLua { rt throws(LuaError) in
+            let status = luaL_loadfilex(rt.L, path, "t")
+            try rt.finish(rt.L, status, what: path)
+            st_pop(rt.L, 1)
+        }
+    }
+
+    /// `require(module)(options)`, as a recipe is applied.
+    func callModule(_ module: String, options: [(String, LuaValue)]) throws(LuaError) {
+        try withLua { rt throws(LuaError) in
+            let L = rt.L
+            lua_getglobal(L, "require")
+            lua_pushstring(L, module)
+            try rt.finish(L, st_pcall(L, 1, 1), what: module)
+            guard st_isfunction(L, -1) != 0 else {
+                let got = String(cString: st_typename(L, -1))
+                st_pop(L, 1)
+                throw LuaError("module '\(module)' returned a \(got), expected a function of an options table")
+            }
+            lua_createtable(L, 0, Int32(options.count))
+            for (key, value) in options {
+                switch value {
+                case .integer(let v): lua_pushinteger(L, v)
+                case .number(let v): lua_pushnumber(L, v)
+                case .boolean(let v): lua_pushboolean(L, v ? 1 : 0)
+                case .string(let v): lua_pushstring(L, v)
+                }
+                lua_setfield(L, -2, key)
+            }
+            try rt.finish(L, st_pcall(L, 1, 0), what: module)
+        }
+    }
+
     /// Turns a non-OK status into a LuaError with the message on top of `thread`'s stack.
     private func finish(_ thread: LuaState, _ status: Int32, what: String) throws(LuaError) {
         guard status != LUA_OK else { return }

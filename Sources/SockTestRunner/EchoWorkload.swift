@@ -1,0 +1,122 @@
+import Glibc
+import SockTestCore
+
+/// A TCP echo server on 127.0.0.1 and clients doing round trips, all through the switch.
+/// One operation is a client session: dial, `rounds` round trips, close.
+/// The server behaves as a robust server should: it backs off on EMFILE/ENFILE, skips aborted
+/// connections, and keeps accepting.
+public struct EchoWorkload: Workload {
+    public static let name = "echo"
+    public static let summary = "a TCP echo server on 127.0.0.1 and clients doing round trips"
+    public static let optionHelp = [
+        ("clients=N", "client sessions in all (default 8)"),
+        ("rounds=N", "round trips per session (default 10)"),
+        ("concurrency=N", "sessions at a time (default 4)"),
+    ]
+
+    let clients: Int, rounds: Int, concurrency: Int
+
+    public init(_ options: inout OptionReader) throws(UsageError) {
+        clients = try options.int("clients", default: 8, in: 1...100_000)
+        rounds = try options.int("rounds", default: 10, in: 1...100_000)
+        concurrency = try options.int("concurrency", default: 4, in: 1...256)
+    }
+
+    public func run(on sw: Switch) -> WorkloadResult {
+        let outcomes = OutcomeCollector()
+        let options = ["clients": "\(clients)", "rounds": "\(rounds)", "concurrency": "\(concurrency)"]
+        let server: EchoServer
+        do {
+            server = try EchoServer(sw)
+        } catch {
+            outcomes.failure("server: \(error.name)", seconds: 0)
+            return outcomes.result(name: Self.name, options: options, operation: "client session")
+        }
+        parallel(clients, concurrency: concurrency) { i in
+            let start = monotonicSeconds()
+            if let error = session(sw, server.address, client: i) {
+                outcomes.failure(error, seconds: monotonicSeconds() - start)
+            } else {
+                outcomes.success(seconds: monotonicSeconds() - start)
+            }
+        }
+        server.stop()
+        return outcomes.result(name: Self.name, options: options, operation: "client session")
+    }
+
+    /// One client session; nil on success, else what went wrong.
+    private func session(_ sw: Switch, _ address: SocketAddress, client: Int) -> String? {
+        let fd: Int32
+        switch LoopbackIO.dial(sw, address, blocking: true, timeout: 0) {
+        case .success(let s): fd = s
+        case .failure(let error): return error.name
+        }
+        defer { try? sw.close(fd) }
+        LoopbackIO.setReadTimeout(fd, seconds: 10)
+        for round in 0..<rounds {
+            let message = Array("client \(client) round \(round)\n".utf8)
+            if let error = LoopbackIO.writeAll(sw, fd, message) { return error }
+            switch LoopbackIO.readExactly(sw, fd, message.count) {
+            case .success(let echoed) where echoed == message: continue
+            case .success: return "EMISMATCH"
+            case .failure(let error): return error.name
+            }
+        }
+        return nil
+    }
+}
+
+/// The echo server: an accept loop and a thread per connection.
+final class EchoServer: Sendable {
+    let sw: Switch
+    let listener: Int32
+    let address: SocketAddress
+    private let stopping = Locked(false)
+    private let handlers = Locked<[WorkerThread]>([])
+    private let acceptor = Locked<WorkerThread?>(nil)
+
+    init(_ sw: Switch) throws(Errno) {
+        self.sw = sw
+        listener = try sw.socket(family: AF_INET, type: LoopbackIO.stream)
+        do {
+            try sw.bind(listener, to: SocketAddress("127.0.0.1:0")!)
+            try sw.listen(listener, backlog: 128)
+            address = try sw.getsockname(listener)!
+        } catch {
+            try? sw.close(listener)
+            throw error
+        }
+        acceptor.withLock { $0 = WorkerThread { [self] in acceptLoop() } }
+    }
+
+    private func acceptLoop() {
+        while !stopping.withLock({ $0 }) {
+            guard LoopbackIO.readable(listener, ms: 50) else { continue }
+            do {
+                let conn = try sw.accept(listener).fd
+                handlers.withLock { $0.append(WorkerThread { [self] in echo(conn) }) }
+            } catch .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory {
+                usleep(10_000)      // out of descriptors or memory: back off, then retry
+            } catch {
+                continue            // aborted connection, interrupted, refused by a filter: skip it
+            }
+        }
+    }
+
+    private func echo(_ conn: Int32) {
+        defer { try? sw.close(conn) }
+        LoopbackIO.setReadTimeout(conn, seconds: 10)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            guard let n = buffer.withUnsafeMutableBytes({ raw in try? sw.read(conn, into: raw) }) else { return }
+            if n == 0 || LoopbackIO.writeAll(sw, conn, Array(buffer[..<n])) != nil { return }
+        }
+    }
+
+    func stop() {
+        stopping.withLock { $0 = true }
+        acceptor.withLock { $0 }?.join()
+        for handler in handlers.withLock({ $0 }) { handler.join() }
+        try? sw.close(listener)
+    }
+}

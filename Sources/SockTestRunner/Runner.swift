@@ -1,0 +1,98 @@
+import Foundation
+import SockTestCore
+import SockTestLua
+
+/// What `socktest-lua run` was asked to do.
+public struct RunRequest: Sendable {
+    public var script: String?
+    public var recipes: [NamedOptions] = []
+    public var seed: UInt64 = 1
+    public var workload: NamedOptions?
+    public var command: [String] = []
+    public var limits = LuaHost.Limits()
+
+    public init(script: String?) { self.script = script }
+}
+
+/// How a run ended: the report, the errors for stderr, and the exit status.
+public struct RunOutcome: Sendable {
+    public let report: Report
+    public let errors: [String]
+    public var exitStatus: Int32 { report.exitStatus }
+}
+
+/// Runs a script (and recipes) against a workload: the whole of `socktest-lua run` but the
+/// argument parsing. Usage mistakes throw before anything runs; script errors end up in the
+/// outcome (exit status 1).
+public enum Runner {
+    public static func run(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) -> RunOutcome {
+        let workload = try request.workload.map { spec throws(UsageError) in try Workloads.make(spec) }
+        try validate(request, library: library)
+
+        let sw = Switch()
+        var errors: [String] = []
+        var host: LuaHost?
+        var result: WorkloadResult?
+        do {
+            var paths = library.roots
+            if let script = request.script { paths.insert((script as NSString).deletingLastPathComponent.nonEmpty ?? ".", at: 0) }
+            let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths)
+            host = lua
+            for recipe in request.recipes {
+                try lua.call(module: "recipes." + recipe.name, options: recipe.luaOptions)
+            }
+            if let script = request.script { try lua.load(file: script) }
+            result = workload?.run(on: sw)
+        } catch {
+            errors.append(error.message)
+        }
+        errors += folded(host?.scriptErrors ?? [])
+        let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
+                            exitStatus: errors.isEmpty ? 0 : 1)
+        host?.close()
+        return RunOutcome(report: report, errors: errors)
+    }
+
+    /// The same error raised by many calls is reported once, with how often it happened.
+    static func folded(_ errors: [String]) -> [String] {
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        for error in errors {
+            if counts[error] == nil { order.append(error) }
+            counts[error, default: 0] += 1
+        }
+        return order.map { counts[$0]! > 1 ? "\($0)\n(the same error \(counts[$0]!) times)" : $0 }
+    }
+
+    private static func validate(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) {
+        if let script = request.script {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: script, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw UsageError("no such script: \(script)")
+            }
+        }
+        for recipe in request.recipes where library.recipe(named: recipe.name) == nil {
+            let known = library.recipes().map(\.name).joined(separator: ", ")
+            throw UsageError("unknown recipe '\(recipe.name)' (known: \(known.isEmpty ? "none found" : known))")
+        }
+        if request.script == nil && request.recipes.isEmpty {
+            throw UsageError("nothing to run: give a SCRIPT.lua or --recipe NAME")
+        }
+    }
+
+    /// Compiles a script without running it.
+    public static func check(_ script: String) throws(UsageError) -> LuaError? {
+        guard FileManager.default.fileExists(atPath: script) else { throw UsageError("no such script: \(script)") }
+        do {
+            let host = try LuaHost(switch: Switch())
+            try host.compile(file: script)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

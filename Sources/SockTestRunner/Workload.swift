@@ -1,0 +1,105 @@
+import SockTestCore
+
+/// A built-in workload: socket traffic through a switch, so a script's filters apply to it.
+public protocol Workload: Sendable {
+    static var name: String { get }
+    /// One line for --help and errors.
+    static var summary: String { get }
+    /// Its options: name and meaning (with the default).
+    static var optionHelp: [(String, String)] { get }
+    init(_ options: inout OptionReader) throws(UsageError)
+    func run(on sw: Switch) -> WorkloadResult
+}
+
+/// A workload type in the registry. Generic, not `any Workload.Type`: Swift 6.3.1's SILGen
+/// crashes on a typed-throws initializer called through an existential metatype.
+public struct WorkloadKind: Sendable {
+    public let name: String
+    public let summary: String
+    public let optionHelp: [(String, String)]
+    let make: @Sendable (inout OptionReader) throws(UsageError) -> any Workload
+
+    init<W: Workload>(_: W.Type) {
+        name = W.name
+        summary = W.summary
+        optionHelp = W.optionHelp
+        make = { (options: inout OptionReader) throws(UsageError) -> any Workload in try W(&options) }
+    }
+}
+
+public enum Workloads {
+    public static let all = [WorkloadKind(EchoWorkload.self), WorkloadKind(DialWorkload.self)]
+
+    /// The workload a "NAME:k=v,..." names, with its options checked.
+    public static func make(_ spec: NamedOptions) throws(UsageError) -> any Workload {
+        guard let kind = all.first(where: { $0.name == spec.name }) else {
+            throw UsageError("unknown workload '\(spec.name)' (known: \(all.map(\.name).joined(separator: ", ")))")
+        }
+        var reader = OptionReader(owner: "workload '\(spec.name)'", spec.options)
+        let workload = try kind.make(&reader)
+        try reader.finish(known: kind.optionHelp.map { String($0.0.prefix { $0 != "=" }) })
+        return workload
+    }
+
+    /// The help text listing every workload and its options.
+    public static var help: String {
+        all.map { kind in
+            "  \(kind.name): \(kind.summary)\n"
+                + kind.optionHelp.map { "      \($0.0)  \($0.1)" }.joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+}
+
+/// Reads "k=v" options, checking types and ranges; unknown keys are an error naming the owner.
+public struct OptionReader {
+    let owner: String
+    private var values: [String: String] = [:]
+    private(set) var used: [String: String] = [:]
+
+    init(owner: String, _ options: [(key: String, value: String)]) {
+        self.owner = owner
+        for (key, value) in options { values[key] = value }
+    }
+
+    mutating func int(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        guard let text = values[key] else { return value }
+        guard let v = Int(text), range.contains(v) else {
+            throw UsageError("\(owner): option '\(key)' must be a whole number within \(range.lowerBound)-\(range.upperBound), got '\(text)'")
+        }
+        used[key] = text
+        return v
+    }
+
+    mutating func seconds(_ key: String, default value: Double) throws(UsageError) -> Double {
+        guard let text = values[key] else { return value }
+        guard let v = Double(text), v > 0, v <= 3600 else {
+            throw UsageError("\(owner): option '\(key)' must be a number of seconds within 0-3600, got '\(text)'")
+        }
+        used[key] = text
+        return v
+    }
+
+    mutating func bool(_ key: String, default value: Bool) throws(UsageError) -> Bool {
+        guard let text = values[key] else { return value }
+        guard let v = ["true": true, "1": true, "false": false, "0": false][text] else {
+            throw UsageError("\(owner): option '\(key)' must be true or false, got '\(text)'")
+        }
+        used[key] = text
+        return v
+    }
+
+    mutating func address(_ key: String) throws(UsageError) -> SocketAddress? {
+        guard let text = values[key] else { return nil }
+        guard let address = SocketAddress(text) else {
+            throw UsageError("\(owner): option '\(key)' must be HOST:PORT or [HOST]:PORT (numeric), got '\(text)'")
+        }
+        used[key] = text
+        return address
+    }
+
+    func finish(known: [String]) throws(UsageError) {
+        for key in values.keys.sorted() where !known.contains(key) {
+            throw UsageError("\(owner): unknown option '\(key)' (known: \(known.joined(separator: ", ")))")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import SockTestCore
+
+/// What a workload saw: how many operations succeeded, how many failed with which error, and
+/// how long the operations took.
+public struct WorkloadResult: Sendable, Codable {
+    public var name: String
+    public var options: [String: String]
+    public var total = 0
+    public var succeeded = 0
+    /// Error name ("ECONNREFUSED", "ETIMEDOUT", "EOF", ...) → count.
+    public var failed: [String: Int] = [:]
+    public var latencyMs: Percentiles
+    /// What one operation is, for the report ("client session", "connection attempt").
+    public var operation: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, options, total, succeeded, failed, operation
+        case latencyMs = "latency_ms"
+    }
+}
+
+/// Latency percentiles (nearest rank), in milliseconds.
+public struct Percentiles: Sendable, Codable, Equatable {
+    public var p50 = 0.0, p90 = 0.0, p99 = 0.0, max = 0.0
+
+    public init(seconds samples: [Double]) {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return }
+        func rank(_ p: Double) -> Double {
+            let index = Int((p * Double(sorted.count)).rounded(.up)) - 1
+            return sorted[Swift.max(0, Swift.min(sorted.count - 1, index))] * 1000
+        }
+        p50 = rank(0.50)
+        p90 = rank(0.90)
+        p99 = rank(0.99)
+        max = sorted.last! * 1000
+    }
+}
+
+/// Collects outcomes from many threads.
+final class OutcomeCollector: Sendable {
+    private struct State {
+        var succeeded = 0
+        var failed: [String: Int] = [:]
+        var latencies: [Double] = []
+    }
+    private let state = Locked(State())
+
+    func success(seconds: Double) {
+        state.withLock { $0.succeeded += 1; $0.latencies.append(seconds) }
+    }
+
+    func failure(_ error: String, seconds: Double) {
+        state.withLock { $0.failed[error, default: 0] += 1; $0.latencies.append(seconds) }
+    }
+
+    func result(name: String, options: [String: String], operation: String) -> WorkloadResult {
+        state.withLock { s in
+            WorkloadResult(name: name, options: options, total: s.succeeded + s.failed.values.reduce(0, +),
+                           succeeded: s.succeeded, failed: s.failed,
+                           latencyMs: Percentiles(seconds: s.latencies), operation: operation)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import SockTestRunner
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a script (and recipes) against a workload, then report.",
+        discussion: """
+            The script's top-level code runs first: it sets filters and may drive a workload of
+            its own (with socktest.net). Then the --workload runs, if one is given. The report
+            shows the per-cookie stats (Go socktest's text form), sockets left open, and what each
+            filter did; --json prints the same as one JSON object.
+
+            Workloads:
+            \(Workloads.help)
+
+            Examples:
+              socktest-lua run scripts/examples/first-steps.lua --workload echo:clients=20
+              socktest-lua run --recipe accept-emfile:every=3 --workload echo --json
+              socktest-lua run slow.lua --seed 7 --workload dial:n=100,concurrency=8
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The Lua script to run.", valueName: "SCRIPT.lua"))
+    var script: String?
+
+    @Option(name: .customLong("recipe"), help: ArgumentHelp(
+        "Apply a recipe from the library (repeatable): NAME or NAME:k=v,k=v. See `socktest-lua recipes`.",
+        valueName: "NAME[:k=v,...]"))
+    var recipes: [String] = []
+
+    @Option(help: "Seed for socktest.random / chance(); the same seed gives the same decisions. Default: random, printed in the report.")
+    var seed: UInt64?
+
+    @Flag(help: "Print the report as one JSON object (schema in the README).")
+    var json = false
+
+    @Option(help: ArgumentHelp("A built-in workload: echo or dial, with options.", valueName: "NAME[:k=v,...]"))
+    var workload: String?
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp(
+        "A program to run under the script's filters (after --).", valueName: "COMMAND"))
+    var command: [String] = []
+
+    func run() throws {
+        var request = RunRequest(script: script)
+        request.recipes = try recipes.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
+        request.workload = try workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
+        request.seed = seed ?? UInt64.random(in: 1...999_999)
+        request.command = command
+        if !command.isEmpty {
+            throw UsageError("running an external program (-- \(command[0])) is not supported by this build yet")
+        }
+        let outcome = try Runner.run(request, library: RecipeLibrary.locate())
+        for error in outcome.errors { printError(error) }
+        print(json ? outcome.report.json : outcome.report.text)
+        throw ExitCode(outcome.exitStatus)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a script and report syntax errors; runs nothing.")
+
+    @Argument(help: ArgumentHelp("The Lua script to check.", valueName: "SCRIPT.lua"))
+    var script: String
+
+    func run() throws {
+        if let error = try Runner.check(script) {
+            printError(error.message)
+            throw ExitCode(1)
+        }
+        print("\(script): ok")
+    }
+}
+
+struct Recipes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the shipped recipes, or show one's documentation.")
+
+    @Argument(help: "A recipe to document.")
+    var name: String?
+
+    func run() throws {
+        let library = RecipeLibrary.locate()
+        if let name {
+            guard let doc = library.documentation(of: name) else {
+                throw UsageError("unknown recipe '\(name)' (known: \(library.recipes().map(\.name).joined(separator: ", ")))")
+            }
+            print(doc)
+            return
+        }
+        let recipes = library.recipes()
+        guard !recipes.isEmpty else {
+            throw UsageError("no recipes found (searched: \(library.roots.joined(separator: ", ")); set SOCKTEST_LUA_PATH)")
+        }
+        let width = recipes.map(\.name.count).max() ?? 0
+        for recipe in recipes {
+            print(recipe.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + recipe.description)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import SockTestRunner
+
+/// socktest-lua: run Lua fault-injection scripts against socket workloads.
+/// Exit status: 0 clean, 1 script error or failed assert, 2 usage error; with a COMMAND, its status.
+@main
+struct SocktestLua: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "socktest-lua",
+        abstract: "Inject socket faults (refused connects, EMFILE on accept, timeouts...) with Lua scripts.",
+        discussion: """
+            A script sets filters on socket calls through the `socktest` Lua module; `run` applies
+            them to a workload and reports what happened:
+
+              socktest-lua run scripts/examples/first-steps.lua --workload echo
+              socktest-lua run --recipe refuse:port=8080 --workload dial:addr=127.0.0.1:8080
+              socktest-lua check my-script.lua
+              socktest-lua recipes
+
+            Exit status: 0 when the run finished without a script error, 1 when a script failed
+            (error or assert), 2 for usage errors.
+            """,
+        subcommands: [Run.self, Check.self, Recipes.self]
+    )
+
+    /// Parses, runs, and exits with the project's statuses: usage errors exit 2, not 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UsageError {
+            fail(error.message)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if error is ExitCode { Foundation.exit(code.rawValue) }
+            let message = fullMessage(for: error)
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Foundation.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("socktest-lua: \(message)\n".utf8))
+        Foundation.exit(2)
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}

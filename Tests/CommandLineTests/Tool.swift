@@ -1,0 +1,62 @@
+import Foundation
+import XCTest
+
+/// Runs the built `socktest-lua` as a user would and captures what it printed.
+struct Tool {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
+        }
+    }
+
+    static let repo: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
+    }()
+
+    /// The executable sits next to the test bundle in the build folder.
+    static let executable: String = {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = (me as NSString).deletingLastPathComponent
+        if dir.hasSuffix(".xctest") || dir.contains(".xctest/") {
+            dir = (dir.components(separatedBy: ".xctest").first! as NSString).deletingLastPathComponent
+        }
+        return dir + "/socktest-lua"
+    }()
+
+    /// Runs the tool with `arguments` in `directory` (the repository by default); at most 60 s.
+    @discardableResult
+    static func run(_ arguments: [String], in directory: String = repo, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let killer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        killer.cancel()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Writes a script into a fresh temporary folder and returns its path.
+    static func script(_ name: String, _ source: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "socktest-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/" + name
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
