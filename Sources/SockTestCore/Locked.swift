@@ -6,14 +6,27 @@ import Glibc
 /// cannot see, so every guarded access is reported as a race (measured with Swift 6.3.1: four
 /// threads incrementing a `Mutex<[Int: Int]>` gave three "Swift access race" reports and an exact
 /// count). This wraps `pthread_mutex_t`, which TSan understands, so `swift test
-/// --sanitize=thread` stays meaningful. Like `Mutex` it is not recursive: locking it again on
-/// the same thread stops the process with a message instead of deadlocking.
+/// --sanitize=thread` stays meaningful.
 public final class Locked<Value>: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = PThreadMutex()
     private var value: Value
 
-    public init(_ value: Value) {
-        self.value = value
+    public init(_ value: Value) { self.value = value }
+
+    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return try body(&value)
+    }
+}
+
+/// An error-checking pthread mutex. Like `Mutex` it is not recursive: locking it again on the
+/// same thread stops the process with a message instead of deadlocking. `lock` and `unlock` may
+/// sit in different frames (the Lua guard needs that); prefer `Locked` everywhere else.
+public final class PThreadMutex: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    public init() {
         var attributes = pthread_mutexattr_t()
         pthread_mutexattr_init(&attributes)
         pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
@@ -26,10 +39,10 @@ public final class Locked<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+    public func lock() {
         let rc = pthread_mutex_lock(mutex)
-        precondition(rc == 0, rc == EDEADLK ? "Recursive call to lock Locked" : "pthread_mutex_lock: \(rc)")
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
+        precondition(rc == 0, rc == EDEADLK ? "recursive lock of a non-recursive mutex" : "pthread_mutex_lock: \(rc)")
     }
+
+    public func unlock() { pthread_mutex_unlock(mutex) }
 }
