@@ -27,19 +27,20 @@ extension Switch {
         var outcome: Result<Int32, Errno>
         do { outcome = .success(try syscall(&call)) } catch { outcome = .failure(error) }
         call.status.err = outcome.error
+        let real = outcome
 
         if let after {
             do {
                 try FilterScope.run { () throws(Errno) in try after(&call) }
             } catch {
                 if case .success(let fd) = outcome, call.type.createsDescriptor { _ = try? Sys.close(fd) }
-                book.withLock { $0.record(call, outcome, serial: serial, counted: false) }
+                book.withLock { $0.record(call, outcome, real: real, serial: serial, counted: false) }
                 throw error
             }
             outcome = Switch.rewrite(outcome, as: &call)
         }
 
-        book.withLock { $0.record(call, outcome, serial: serial, counted: true) }
+        book.withLock { $0.record(call, outcome, real: real, serial: serial, counted: true) }
         return try outcome.get()
     }
 
@@ -64,9 +65,12 @@ extension Switch {
 }
 
 extension Book {
-    /// Books one call's outcome. Uncounted calls (failed by an after-filter) only keep the
-    /// table true to the system: a really closed socket leaves it.
-    mutating func record(_ call: Call, _ outcome: Result<Int32, Errno>, serial: UInt64, counted: Bool) {
+    /// Books one call. Statistics count `outcome` (as an after-filter may have rewritten it);
+    /// the table follows the system (`real`): a socket that was really closed leaves it even when
+    /// the caller is told the close failed (as Linux does for EINTR). Uncounted calls (failed by
+    /// an after-filter) only keep the table true.
+    mutating func record(_ call: Call, _ outcome: Result<Int32, Errno>, real: Result<Int32, Errno>,
+                         serial: UInt64, counted: Bool) {
         let cookie = call.status.cookie
         switch (call.type, outcome) {
         case (.socket, .success(let fd)), (.accept, .success(let fd)):
@@ -74,10 +78,14 @@ extension Book {
             add(fd, Status(cookie: cookie))
             count(cookie, call.type == .socket ? \.opened : \.accepted)
             return
-        case (.close, .success):
-            if let fd = call.fd, table[fd]?.serial == serial { table[fd] = nil }
-            if counted { count(cookie, \.closed) }
-            return
+        case (.close, _):
+            if case .success = real {
+                // Gone from the system: leave the table, unless the number already names a
+                // socket another thread opened since (a newer serial).
+                if let fd = call.fd, table[fd]?.serial == serial { table[fd] = nil }
+                if counted { count(cookie, outcome.error == nil ? \.closed : \.closeFailed) }
+                return
+            }
         default:
             break
         }

@@ -7,7 +7,7 @@ import SockTestCore
 enum SocktestModule {
     static let functions: [(String, LuaFunction)] = [
         ("set", set), ("delay", delay), ("stats", stats), ("sockets", sockets), ("random", random),
-        ("sleep", sleep),
+        ("sleep", sleep), ("now", now),
     ] + SwitchBindings.functions
 
     static let constants: [(String, Int32)] = [
@@ -60,6 +60,7 @@ enum SocktestModule {
 
         try rt.run(source: Prelude.helpers, chunkName: "=socktest")
         try rt.run(source: Prelude.preloadNet, chunkName: "=socktest")
+        try rt.run(source: Prelude.preloadRecipe, chunkName: "=socktest")
     }
 
     /// `errno.ECONNREFUSED == 111` and `errno[111] == "ECONNREFUSED"` for every errno.
@@ -213,6 +214,18 @@ enum SocktestModule {
             guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
             args.runtime.unlocked { pause(seconds) }
             return 0
+        }
+    }
+}
+
+extension SocktestModule {
+    /// now(): seconds on a monotonic clock, for measuring in scripts.
+    static let now: LuaFunction = { L in
+        binding(L, "now") { _ throws(LuaRaise) in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            lua_pushnumber(L, Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
+            return 1
         }
     }
 }

@@ -84,7 +84,7 @@ public struct Report: Codable, Sendable {
             let options = w.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
             out.append("")
             out.append("workload \(w.name) (\(options))")
-            out.append("  \(w.total) \(w.operation)s: \(w.succeeded) succeeded, \(w.total - w.succeeded) failed")
+            out.append("  \(w.total) \(w.operation)\(w.total == 1 ? "" : "s"): \(w.succeeded) succeeded, \(w.total - w.succeeded) failed")
             for (error, n) in w.failed.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
                 out.append("    \(error): \(n)")
             }

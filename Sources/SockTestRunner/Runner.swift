@@ -39,12 +39,21 @@ public enum Runner {
             let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths)
             host = lua
             for recipe in request.recipes {
-                try lua.call(module: "recipes." + recipe.name, options: recipe.luaOptions)
+                do {
+                    try lua.call(module: "recipes." + recipe.name, options: recipe.luaOptions)
+                } catch {
+                    // A recipe that refuses its options is a mistake on the command line.
+                    throw UsageError("--recipe \(recipe): \(error.message.split(separator: "\n").first ?? "")")
+                }
             }
             if let script = request.script { try lua.load(file: script) }
             result = workload?.run(on: sw)
-        } catch {
+        } catch let error as UsageError {
+            throw error
+        } catch let error as LuaError {
             errors.append(error.message)
+        } catch {
+            errors.append("\(error)")
         }
         errors += folded(host?.scriptErrors ?? [])
         let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,

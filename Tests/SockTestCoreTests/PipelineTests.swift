@@ -247,4 +247,16 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(seen.withLock { $0 }, "127.0.0.1:0")
         try sw.close(fd)
     }
+
+    func testARewrittenCloseFollowsTheSystemInTheTable() throws {
+        let sw = Switch()
+        // Linux semantics of EINTR on close: the descriptor is gone, the caller hears a failure.
+        sw.set(.close) { _ throws(Errno) in { call throws(Errno) in call.status.err = .interrupted } }
+        let fd = try sw.socket(family: AF_INET, type: Loopback.stream)
+        XCTAssertThrowsError(try sw.close(fd)) { XCTAssertEqual($0 as? Errno, .interrupted) }
+        XCTAssertFalse(Loopback.isOpen(fd), "the close really happened")
+        XCTAssertNil(sw.sockets()[fd], "so the table lets the socket go")
+        XCTAssertEqual(sw.stat(tcp4)?.closeFailed, 1, "and the statistics count what the caller heard")
+        XCTAssertEqual(sw.stat(tcp4)?.closed, 0)
+    }
 }

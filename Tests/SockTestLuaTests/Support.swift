@@ -16,7 +16,7 @@ enum Repo {
 /// A host over a fresh switch, with the Lua test library on its module path.
 func makeHost(seed: UInt64 = 1, limits: LuaHost.Limits = LuaHost.Limits()) throws -> (Switch, LuaHost) {
     let sw = Switch()
-    return (sw, try LuaHost(switch: sw, seed: seed, limits: limits, modulePaths: [Repo.luaTests + "/lib"]))
+    return (sw, try LuaHost(switch: sw, seed: seed, limits: limits, modulePaths: [Repo.luaTests + "/lib", Repo.root + "/scripts"]))
 }
 
 /// Descriptors open in this process right now.

@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// Each recipe from the command line, against the built-in workloads; listing and docs.
+final class RecipeTests: XCTestCase {
+    static let names = ["accept-aborted", "accept-emfile", "addr-in-use", "close-fail", "connect-timeout",
+                        "flaky", "refuse", "slow-connect", "socket-exhaustion", "unreachable"]
+
+    func run(_ recipes: [String], _ workload: String) throws -> (Tool.Result, [String: Any], [String: [String: Int]]) {
+        var args = ["run", "--seed", "3", "--json", "--workload", workload]
+        for r in recipes { args += ["--recipe", r] }
+        let result = try Tool.run(args)
+        XCTAssertEqual(result.status, 0, "\(recipes): \(result.stderr)")
+        let workload = result.json["workload"] as? [String: Any] ?? [:]
+        return (result, workload, result.json["filters"] as? [String: [String: Int]] ?? [:])
+    }
+
+    func failed(_ workload: [String: Any]) -> [String: Int] { workload["failed"] as? [String: Int] ?? [:] }
+
+    func testConnectRecipesAgainstDial() throws {
+        var (_, w, _) = try run(["refuse:every=2"], "dial:n=10")
+        XCTAssertEqual(failed(w), ["ECONNREFUSED": 5])
+        (_, w, _) = try run(["unreachable:family=inet4,errno=EHOSTUNREACH"], "dial:n=3")
+        XCTAssertEqual(failed(w), ["EHOSTUNREACH": 3])
+        (_, w, _) = try run(["unreachable"], "dial:n=3")
+        XCTAssertEqual(failed(w), [:], "IPv6 down leaves IPv4 alone")
+        (_, w, _) = try run(["connect-timeout:wait=0.2"], "dial:n=2,timeout=3")
+        XCTAssertEqual(failed(w), ["ETIMEDOUT": 2], "non-blocking: through SO_ERROR")
+        XCTAssertGreaterThanOrEqual((w["latency_ms"] as? [String: Double])?["p50"] ?? 0, 200)
+        (_, w, _) = try run(["connect-timeout:wait=0.2"], "dial:n=2,blocking=true")
+        XCTAssertEqual(failed(w), ["ETIMEDOUT": 2], "blocking")
+        let slow = try run(["slow-connect:latency=0.1,jitter=0.05"], "dial:n=4")
+        XCTAssertEqual(slow.1["succeeded"] as? Int, 4)
+        XCTAssertGreaterThanOrEqual((slow.1["latency_ms"] as? [String: Double])?["p50"] ?? 0, 100)
+        XCTAssertEqual(slow.2["connect"]?["delayed"], 4)
+    }
+
+    func testServerRecipesAgainstEcho() throws {
+        var (_, w, f) = try run(["accept-emfile:every=2"], "echo:clients=6")
+        XCTAssertEqual(w["succeeded"] as? Int, 6, "the echo server backs off and retries")
+        XCTAssertGreaterThan(f["accept"]?["failed"] ?? 0, 0)
+        (_, w, f) = try run(["accept-aborted:every=3"], "echo:clients=6,concurrency=1")
+        XCTAssertEqual(f["accept"]?["failed"], 2)
+        XCTAssertEqual(w["succeeded"] as? Int, 4, "the aborted clients fail, the server goes on")
+        (_, w, f) = try run(["addr-in-use:nth=1"], "echo")
+        XCTAssertEqual(failed(w), ["server: EADDRINUSE": 1])
+        (_, w, f) = try run(["socket-exhaustion:after=2"], "echo:clients=4,concurrency=1")
+        // The listener and the first session hold the sockets; later sessions fail while the
+        // server side of earlier ones is still closing (how many depends on that timing).
+        XCTAssertEqual(Set(failed(w).keys), ["EMFILE"])
+        XCTAssertGreaterThanOrEqual(w["succeeded"] as? Int ?? 0, 1)
+        XCTAssertEqual(f["socket"]?["failed"], failed(w)["EMFILE"])
+    }
+
+    func testCloseAndFlakyRecipes() throws {
+        let (result, w, f) = try run(["close-fail:every=1"], "dial:n=3")
+        XCTAssertEqual(w["succeeded"] as? Int, 3)
+        XCTAssertEqual(f["close"]?["rewritten"], 3)
+        XCTAssertEqual((result.json["leaks"] as? [Any])?.count, 0, "the closes really happened")
+        let stats = try XCTUnwrap((result.json["stats"] as? [[String: Any]])?.first)
+        XCTAssertEqual(stats["closefailed"] as? Int, 3)
+
+        let a = try run(["flaky:p=0.5,errors=ECONNRESET|EIO"], "dial:n=20")
+        let b = try run(["flaky:p=0.5,errors=ECONNRESET|EIO"], "dial:n=20")
+        XCTAssertEqual(failed(a.1), failed(b.1), "the same seed gives the same failures")
+        XCTAssertEqual(Set(failed(a.1).keys), ["ECONNRESET", "EIO"])
+    }
+
+    func testRecipesCombine() throws {
+        let (_, w, f) = try run(["refuse:every=2", "slow-connect:latency=0.05,jitter=0"], "dial:n=4")
+        XCTAssertEqual(failed(w), ["ECONNREFUSED": 2])
+        XCTAssertEqual(f["connect"]?["delayed"], 2)
+    }
+
+    func testBadOptionsNameTheRecipe() throws {
+        for (spec, message) in [("refuse:prot=1", "recipe 'refuse': unknown option 'prot'"),
+                                ("accept-emfile:every=x", "recipe 'accept-emfile': option 'every' must be a whole number"),
+                                ("flaky:p=2", "recipe 'flaky': option 'p' must be a probability")] {
+            let r = try Tool.run(["run", "--recipe", spec, "--workload", "dial:n=1"])
+            XCTAssertEqual(r.status, 2, spec)
+            XCTAssertTrue(r.stderr.contains(message), "\(spec): \(r.stderr)")
+        }
+    }
+
+    func testListingWorksFromAnyDirectoryAndDocsAreCurrent() throws {
+        let list = try Tool.run(["recipes"], in: NSTemporaryDirectory())
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let names = list.stdout.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") }
+        XCTAssertEqual(names, Self.names)
+        let doc = try String(contentsOfFile: Tool.repo + "/docs/recipes.md", encoding: .utf8)
+        let readme = try String(contentsOfFile: Tool.repo + "/README.md", encoding: .utf8)
+        XCTAssertTrue(readme.contains("docs/recipes.md"), "the README links the recipes page")
+        for name in Self.names {
+            let one = try Tool.run(["recipes", name], in: NSTemporaryDirectory())
+            XCTAssertEqual(one.status, 0)
+            for heading in ["Options:", "Example:", "A correct "] {
+                XCTAssertTrue(one.stdout.contains(heading), "\(name) documents no '\(heading)'")
+            }
+            XCTAssertTrue(doc.contains("## \(name)\n\n```\n" + one.stdout), "docs/recipes.md is stale for \(name): run scripts/gen-recipes-doc")
+        }
+        let unknown = try Tool.run(["recipes", "nope"])
+        XCTAssertEqual(unknown.status, 2)
+    }
+}
