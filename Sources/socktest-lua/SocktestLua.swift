@@ -31,13 +31,14 @@ struct SocktestLua: ParsableCommand {
             try command.run()
         } catch let error as UsageError {
             fail(error.message)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)      // a command's own status (the report is printed)
         } catch {
             let code = exitCode(for: error)
-            if code == .success {
+            if code == .success {               // --help, --version
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            if error is ExitCode { Foundation.exit(code.rawValue) }
             let message = fullMessage(for: error)
             FileHandle.standardError.write(Data((message + "\n").utf8))
             Foundation.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
