@@ -30,8 +30,12 @@ let package = Package(
             ]
         ),
         .target(name: "SockTestLua", dependencies: ["CLua", "SockTestCore"]),
+        // Starting a program under a seccomp filter, and the notification ioctls.
+        .target(name: "CSupervisor"),
+        // Runs an unmodified program with its socket calls going through a Switch.
+        .target(name: "SockTestSupervisor", dependencies: ["CSupervisor", "SockTestCore"]),
         // Workloads, the report, recipe lookup: everything `run` does, without the argument parsing.
-        .target(name: "SockTestRunner", dependencies: ["SockTestCore", "SockTestLua"]),
+        .target(name: "SockTestRunner", dependencies: ["SockTestCore", "SockTestLua", "SockTestSupervisor"]),
         .executableTarget(
             name: "socktest-lua",
             dependencies: [

@@ -27,6 +27,20 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// An address from its raw bytes (a sockaddr as a program passed it); nil when too short
+    /// or of an unknown family.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count >= 2, bytes.count <= MemoryLayout<sockaddr_storage>.size else { return nil }
+        let address = bytes.withUnsafeBytes { raw in
+            SocketAddress(copying: raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length: socklen_t(bytes.count))
+        }
+        guard [AF_INET, AF_INET6, AF_UNIX].contains(address.family) else { return nil }
+        self = address
+    }
+
+    /// The raw bytes (a sockaddr of `length` bytes).
+    public var bytes: [UInt8] { withBytes { Array($0) } }
+
     /// Copies a kernel-filled address of `length` bytes.
     init(copying address: UnsafePointer<sockaddr>, length: socklen_t) {
         self.length = min(length, socklen_t(MemoryLayout<sockaddr_storage>.size))

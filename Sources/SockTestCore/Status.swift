@@ -22,3 +22,19 @@ public struct Status: Sendable, Equatable, CustomStringConvertible {
 
 /// Socket descriptor → status of the sockets the switch opened or accepted.
 public typealias Sockets = [Int32: Status]
+
+/// A descriptor in a descriptor table: `space` 0 is this process, any other a supervised
+/// program's process id (thread group).
+public struct SocketKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let space: Int32
+    public let fd: Int32
+
+    public init(space: Int32, fd: Int32) {
+        self.space = space
+        self.fd = fd
+    }
+
+    public static func < (a: SocketKey, b: SocketKey) -> Bool { (a.space, a.fd) < (b.space, b.fd) }
+
+    public var description: String { space == 0 ? "fd \(fd)" : "pid \(space) fd \(fd)" }
+}

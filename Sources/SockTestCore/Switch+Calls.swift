@@ -49,10 +49,10 @@ extension Switch {
         var call = Call(.getsockopt, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), level: level, option: option)
         let value = try run(&call) { call throws(Errno) in
             let value = try Sys.getsockoptInt(fd, level, option)
-            if call.readsSocketError { call.status.socketErr = value == 0 ? nil : Errno(rawValue: value) }
+            call.observe(optionValue: value)
             return value
         }
-        return call.readsSocketError ? (call.status.socketErr?.rawValue ?? 0) : value
+        return call.optionResult(value)
     }
 
     /// Wraps close(2). A successful close removes the socket from the table; a failed one leaves it.

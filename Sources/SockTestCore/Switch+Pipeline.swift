@@ -10,10 +10,16 @@ extension Switch {
     ///   call created is closed again. One that returns may have rewritten `call.status`; the
     ///   rewritten outcome is returned and counted.
     /// - Filters run with `FilterScope` active, so switch calls they make run unfiltered.
-    func run(_ call: inout Call, _ syscall: (inout Call) throws(Errno) -> Int32) throws(Errno) -> Int32 {
+    /// - `commit`, for calls made on behalf of another process, puts a descriptor the call
+    ///   created into that process once the outcome is decided (so a failed call leaks nothing
+    ///   there); it returns the descriptor's number in the target.
+    func run(
+        _ call: inout Call, _ syscall: (inout Call) throws(Errno) -> Int32,
+        commit: ((Int32) throws(Errno) -> Int32)? = nil
+    ) throws(Errno) -> Int32 {
         var serial: UInt64 = 0
-        if let fd = call.fd {
-            guard let entry = book.withLock({ $0.table[fd] }) else { return try syscall(&call) }
+        if let key = call.key {
+            guard let entry = book.withLock({ $0.table[key] }) else { return try syscall(&call) }
             call.status = Status(cookie: entry.status.cookie)
             serial = entry.serial
         }
@@ -38,6 +44,16 @@ extension Switch {
                 throw error
             }
             outcome = Switch.rewrite(outcome, as: &call)
+        }
+
+        if let commit, call.type.createsDescriptor, case .success(let local) = outcome {
+            do {
+                outcome = .success(try commit(local))
+            } catch {
+                call.status.err = error
+                outcome = .failure(error)
+            }
+            _ = try? Sys.close(local)
         }
 
         book.withLock { $0.record(call, outcome, real: real, serial: serial, counted: true) }
@@ -75,14 +91,14 @@ extension Book {
         switch (call.type, outcome) {
         case (.socket, .success(let fd)), (.accept, .success(let fd)):
             guard counted else { return }
-            add(fd, Status(cookie: cookie))
+            add(SocketKey(space: call.space, fd: fd), Status(cookie: cookie))
             count(cookie, call.type == .socket ? \.opened : \.accepted)
             return
         case (.close, _):
             if case .success = real {
                 // Gone from the system: leave the table, unless the number already names a
                 // socket another thread opened since (a newer serial).
-                if let fd = call.fd, table[fd]?.serial == serial { table[fd] = nil }
+                if let key = call.key, table[key]?.serial == serial { table[key] = nil }
                 if counted { count(cookie, outcome.error == nil ? \.closed : \.closeFailed) }
                 return
             }
@@ -90,10 +106,10 @@ extension Book {
             break
         }
         // The socket stays open: remember the call's outcome in its entry.
-        if let fd = call.fd, table[fd]?.serial == serial {
-            table[fd]!.status.err = call.status.err
+        if let key = call.key, table[key]?.serial == serial {
+            table[key]!.status.err = call.status.err
             if call.type == .getsockopt && call.readsSocketError {
-                table[fd]!.status.socketErr = call.status.socketErr
+                table[key]!.status.socketErr = call.status.socketErr
             }
         }
         guard counted else { return }

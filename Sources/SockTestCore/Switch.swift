@@ -18,13 +18,28 @@ public final class Switch: Sendable {
         filters.withLock { $0[type.rawValue] = filter }
     }
 
+    /// Whether a filter is set for `type` (a call without one cannot be delayed by it).
+    public func hasFilter(_ type: FilterType) -> Bool {
+        filters.withLock { $0[type.rawValue] != nil }
+    }
+
     /// Per-cookie statistics, ordered by cookie.
     public func stats() -> [Stat] {
         book.withLock { book in book.stats.values.sorted { $0.cookie < $1.cookie } }
     }
 
-    /// A copy of the table: descriptor → status of the sockets the switch opened or accepted.
+    /// A copy of the table: descriptor → status of the sockets the switch opened or accepted in
+    /// this process.
     public func sockets() -> Sockets {
+        book.withLock { book in
+            var sockets = Sockets()
+            for (key, entry) in book.table where key.space == 0 { sockets[key.fd] = entry.status }
+            return sockets
+        }
+    }
+
+    /// The whole table, supervised programs' sockets included.
+    public func allSockets() -> [SocketKey: Status] {
         book.withLock { book in book.table.mapValues(\.status) }
     }
 }
@@ -37,7 +52,7 @@ struct Book {
         let serial: UInt64
     }
 
-    var table: [Int32: Entry] = [:]
+    var table: [SocketKey: Entry] = [:]
     var stats: [Cookie: Stat] = [:]
     private var nextSerial: UInt64 = 0
 
@@ -45,8 +60,8 @@ struct Book {
         stats[cookie, default: Stat(cookie: cookie)][keyPath: counter] += 1
     }
 
-    mutating func add(_ fd: Int32, _ status: Status) {
+    mutating func add(_ key: SocketKey, _ status: Status) {
         nextSerial += 1
-        table[fd] = Entry(status: status, serial: nextSerial)
+        table[key] = Entry(status: status, serial: nextSerial)
     }
 }

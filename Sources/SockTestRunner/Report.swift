@@ -14,11 +14,13 @@ public struct Report: Codable, Sendable {
     }
 
     public struct Leak: Codable, Sendable {
+        /// The program's process id for a supervised program's socket; nil for the tool's own.
+        public var pid: Int32?
         public var fd: Int32
         public var text: String
         public var err: String?
         public var socketErr: String?
-        enum CodingKeys: String, CodingKey { case fd, text, err, socketErr = "socket_err" }
+        enum CodingKeys: String, CodingKey { case pid, fd, text, err, socketErr = "socket_err" }
     }
 
     public struct FilterEntry: Codable, Sendable {
@@ -29,6 +31,8 @@ public struct Report: Codable, Sendable {
     public var recipes: [String]
     public var seed: UInt64
     public var command: [String]?
+    /// How the command ended: "exited with status 0", "killed by signal 9 (Killed)".
+    public var commandStatus: String?
     public var workload: WorkloadResult?
     public var stats: [StatEntry]
     public var leaks: [Leak]
@@ -38,11 +42,14 @@ public struct Report: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case script, recipes, seed, command, workload, stats, leaks, filters
+        case commandStatus = "command_status"
         case scriptErrors = "script_errors"
         case exitStatus = "exit_status"
     }
 
-    init(request: RunRequest, sw: Switch, host: LuaHost?, workload: WorkloadResult?, errors: [String], exitStatus: Int32) {
+    init(request: RunRequest, sw: Switch, host: LuaHost?, workload: WorkloadResult?, errors: [String],
+         termination: String?, exitStatus: Int32) {
+        commandStatus = termination
         script = request.script
         recipes = request.recipes.map(\.description)
         seed = request.seed
@@ -54,8 +61,9 @@ public struct Report: Codable, Sendable {
                       closed: s.closed, openfailed: s.openFailed, connectfailed: s.connectFailed,
                       listenfailed: s.listenFailed, acceptfailed: s.acceptFailed, closefailed: s.closeFailed)
         }
-        leaks = sw.sockets().sorted { $0.key < $1.key }.map { fd, status in
-            Leak(fd: fd, text: status.description, err: status.err?.name, socketErr: status.socketErr?.name)
+        leaks = sw.allSockets().sorted { $0.key < $1.key }.map { key, status in
+            Leak(pid: key.space == 0 ? nil : key.space, fd: key.fd, text: status.description,
+                 err: status.err?.name, socketErr: status.socketErr?.name)
         }
         var filters: [String: FilterEntry] = [:]
         for (type, c) in host?.filterCounts ?? [:] where c.seen + c.errors > 0 {
@@ -110,7 +118,13 @@ public struct Report: Codable, Sendable {
 
         out.append("")
         out.append(leaks.isEmpty ? "leaks: none" : "leaks: \(leaks.count) socket\(leaks.count == 1 ? "" : "s") still open")
-        out.append(contentsOf: leaks.map { "  fd \($0.fd): \($0.text)" })
+        out.append(contentsOf: leaks.map { leak in
+            "  \(leak.pid.map { "pid \($0) " } ?? "")fd \(leak.fd): \(leak.text)"
+        })
+        if let commandStatus {
+            out.append("")
+            out.append("command: \(commandStatus)")
+        }
 
         if !scriptErrors.isEmpty {
             out.append("")

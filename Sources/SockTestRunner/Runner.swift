@@ -1,6 +1,7 @@
 import Foundation
 import SockTestCore
 import SockTestLua
+import SockTestSupervisor
 
 /// What `socktest-lua run` was asked to do.
 public struct RunRequest: Sendable {
@@ -33,6 +34,7 @@ public enum Runner {
         var errors: [String] = []
         var host: LuaHost?
         var result: WorkloadResult?
+        var termination: Termination?
         do {
             var paths = library.roots
             if let script = request.script { paths.insert((script as NSString).deletingLastPathComponent.nonEmpty ?? ".", at: 0) }
@@ -48,6 +50,13 @@ public enum Runner {
             }
             if let script = request.script { try lua.load(file: script) }
             result = workload?.run(on: sw)
+            if !request.command.isEmpty {
+                do {
+                    termination = try Supervisor(switch: sw, command: request.command).run()
+                } catch {
+                    throw UsageError(error.message)   // no such program, or a kernel without the feature
+                }
+            }
         } catch let error as UsageError {
             throw error
         } catch let error as LuaError {
@@ -56,8 +65,10 @@ public enum Runner {
             errors.append("\(error)")
         }
         errors += folded(host?.scriptErrors ?? [])
+        // With a command, its own status: CI sees whether the program survived the faults.
+        let status = termination?.exitStatus ?? (errors.isEmpty ? 0 : 1)
         let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
-                            exitStatus: errors.isEmpty ? 0 : 1)
+                            termination: termination?.description, exitStatus: status)
         host?.close()
         return RunOutcome(report: report, errors: errors)
     }

@@ -48,11 +48,11 @@ struct Run: ParsableCommand {
         request.workload = try workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
         request.seed = seed ?? UInt64.random(in: 1...999_999)
         request.command = command
-        if !command.isEmpty {
-            throw UsageError("running an external program (-- \(command[0])) is not supported by this build yet")
-        }
         let outcome = try Runner.run(request, library: RecipeLibrary.locate())
         for error in outcome.errors { printError(error) }
+        if let status = outcome.report.commandStatus, status.hasPrefix("killed") {
+            printError("socktest-lua: \(command[0]) was \(status)")
+        }
         print(json ? outcome.report.json : outcome.report.text)
         throw ExitCode(outcome.exitStatus)
     }

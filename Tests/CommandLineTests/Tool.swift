@@ -7,8 +7,10 @@ struct Tool {
         let status: Int32
         let stdout: String
         let stderr: String
+        /// The report: the last line of stdout (a supervised program's own output comes first).
         var json: [String: Any] {
-            (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
+            let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
+            return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
         }
     }
 

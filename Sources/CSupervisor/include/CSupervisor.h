@@ -1,0 +1,68 @@
+#ifndef CSUPERVISOR_H
+#define CSUPERVISOR_H
+
+/*
+ * The kernel side of supervising a program: starting it under a seccomp filter that sends its
+ * socket calls to us (SECCOMP_RET_USER_NOTIF), and the ioctls that receive and answer them.
+ * Everything the forked child runs before exec is here, in C, and async-signal-safe.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The calls the filter traps, as the supervisor names them. */
+enum st_op { ST_OP_OTHER = 0, ST_OP_SOCKET, ST_OP_BIND, ST_OP_CONNECT, ST_OP_LISTEN,
+             ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_GETSOCKOPT, ST_OP_CLOSE };
+
+typedef struct st_notification {
+    uint64_t id;
+    int32_t pid;        /* the calling thread */
+    int32_t op;         /* enum st_op */
+    uint64_t args[6];
+} st_notification;
+
+/* Why starting failed: the stage names what was missing. */
+enum st_spawn_stage { ST_STAGE_NONE = 0, ST_STAGE_FORK, ST_STAGE_SOCKETPAIR, ST_STAGE_NO_NEW_PRIVS,
+                      ST_STAGE_SECCOMP, ST_STAGE_SEND, ST_STAGE_RECEIVE, ST_STAGE_EXEC };
+
+/* Starts `path` with `argv`/`envp` in a new process group under the filter. Returns the child's
+ * pid and the notification listener in *listener, or -1 with *stage and *err saying why. When
+ * exec fails the child has exited (status 127) and *stage is ST_STAGE_EXEC. */
+pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[],
+                          int *listener, int *stage, int *err);
+
+/* Receives one notification (blocking); 0, or -1 with errno (ENOENT: the caller is gone). */
+int st_notif_recv(int listener, st_notification *out);
+/* Answers: the call returns `val`, or fails with `error` (a positive errno). */
+int st_notif_respond(int listener, uint64_t id, int64_t val, int error);
+/* Answers: let the kernel run the call as it is. */
+int st_notif_continue(int listener, uint64_t id);
+/* Whether the notification is still pending (its caller not gone nor interrupted). */
+int st_notif_valid(int listener, uint64_t id);
+/* Puts our descriptor `src` into the caller's table; returns its number there, or -1. */
+int st_notif_addfd(int listener, uint64_t id, int src, int cloexec);
+/* Asks the kernel to wake the supervised thread on our CPU (6.6+); 0 or -1. */
+int st_notif_sync_wakeup(int listener);
+
+/* pidfd_open(2) and pidfd_getfd(2): a copy of another process's descriptor. */
+int st_pidfd_open(pid_t pid);
+int st_pidfd_getfd(int pidfd, int fd);
+
+/* Reads or writes another process's memory; bytes moved, or -1. */
+ssize_t st_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+
+/* Forwards SIGINT, SIGTERM and SIGHUP sent to us to the process group `pgid`. */
+void st_forward_signals(pid_t pgid);
+
+/* kcmp(KCMP_FILE): 1 when pid1's fd1 and pid2's fd2 are the same open file, 0 when not,
+ * -1 when it cannot tell (errno). */
+int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2);
+
+/* Makes orphaned descendants of ours reparent to us (PR_SET_CHILD_SUBREAPER), to be reaped. */
+void st_become_subreaper(void);
+
+/* Whether the kernel offers seccomp user notification (the "user_notif" action). */
+int st_user_notif_available(void);
+
+#endif

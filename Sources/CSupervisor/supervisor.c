@@ -1,0 +1,240 @@
+#define _GNU_SOURCE
+#include "CSupervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/kcmp.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+#if defined(__x86_64__)
+#define ST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define ST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "unsupported architecture"
+#endif
+
+static const struct { long nr; int op; } trapped[] = {
+    {__NR_socket, ST_OP_SOCKET}, {__NR_bind, ST_OP_BIND}, {__NR_connect, ST_OP_CONNECT},
+    {__NR_listen, ST_OP_LISTEN},
+#ifdef __NR_accept
+    {__NR_accept, ST_OP_ACCEPT},
+#endif
+    {__NR_accept4, ST_OP_ACCEPT4}, {__NR_getsockopt, ST_OP_GETSOCKOPT}, {__NR_close, ST_OP_CLOSE},
+};
+#define TRAPPED (sizeof trapped / sizeof trapped[0])
+
+static int op_of(int nr) {
+    for (size_t i = 0; i < TRAPPED; i++) if (trapped[i].nr == nr) return trapped[i].op;
+    return ST_OP_OTHER;
+}
+
+/* Only the socket calls of this architecture's native ABI go to the supervisor; everything
+ * else (x32, 32-bit socketcall) runs untouched. */
+static int install_filter(void) {
+    struct sock_filter code[4 + 2 * TRAPPED];
+    size_t n = 0;
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ST_AUDIT_ARCH, 1, 0);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (size_t i = 0; i < TRAPPED; i++) {
+        code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)trapped[i].nr, 0, 1);
+        code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+    }
+    /* the last "not this one" jump lands here */
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_filter program[sizeof code / sizeof code[0] + 1];
+    memcpy(program, code, n * sizeof code[0]);
+    program[n++] = allow;
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = program};
+    return (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+}
+
+/* Child to parent: either the listener (SCM_RIGHTS) or a failure record {stage, errno}. */
+static int send_fd(int sock, int fd) {
+    char byte = 0;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static void child_fail(int sock, int stage) {
+    int record[2] = {stage, errno};
+    (void)!write(sock, record, sizeof record);
+    _exit(127);
+}
+
+pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[],
+                          int *listener, int *stage, int *err) {
+    int sv[2];
+    *listener = -1;
+    *stage = ST_STAGE_NONE;
+    *err = 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        *stage = ST_STAGE_SOCKETPAIR; *err = errno; return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        *stage = ST_STAGE_FORK; *err = errno;
+        close(sv[0]); close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* Child: async-signal-safe calls only. sv[1] closes by itself at exec. */
+        setpgid(0, 0);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(sv[1], ST_STAGE_NO_NEW_PRIVS);
+        int fd = install_filter();
+        if (fd < 0) child_fail(sv[1], ST_STAGE_SECCOMP);
+        /* From here on close() is trapped: the listener (O_CLOEXEC) closes at exec. */
+        if (send_fd(sv[1], fd) != 0) child_fail(sv[1], ST_STAGE_SEND);
+        execve(path, argv, envp);
+        child_fail(sv[1], ST_STAGE_EXEC);
+    }
+    close(sv[1]);
+    setpgid(pid, pid);      /* also from here, so the group exists whoever runs first */
+
+    /* The listener, or the child's failure record. */
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    ssize_t got = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+    struct cmsghdr *cmsg = got == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS) {
+        int record[2] = {ST_STAGE_RECEIVE, errno};
+        if (got > 0) {
+            /* a failure record: the first byte came with recvmsg, read the rest */
+            char *p = (char *)record;
+            p[0] = byte;
+            size_t have = 1;
+            while (have < sizeof record) {
+                ssize_t r = read(sv[0], p + have, sizeof record - have);
+                if (r <= 0) break;
+                have += (size_t)r;
+            }
+        }
+        *stage = record[0]; *err = record[1];
+        close(sv[0]);
+        return -1;
+    }
+    memcpy(listener, CMSG_DATA(cmsg), sizeof(int));
+
+    /* EOF: exec succeeded (sv[1] closed on exec). A record: exec failed. */
+    int record[2];
+    ssize_t r;
+    do { r = read(sv[0], record, sizeof record); } while (r < 0 && errno == EINTR);
+    close(sv[0]);
+    if (r == (ssize_t)sizeof record) {
+        *stage = record[0]; *err = record[1];
+        return pid;     /* the child has exited 127; the caller reaps it */
+    }
+    return pid;
+}
+
+int st_notif_recv(int listener, st_notification *out) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return -1;
+    out->id = req.id;
+    out->pid = (int32_t)req.pid;
+    out->op = op_of(req.data.nr);
+    for (int i = 0; i < 6; i++) out->args[i] = req.data.args[i];
+    return 0;
+}
+
+int st_notif_respond(int listener, uint64_t id, int64_t val, int error) {
+    struct seccomp_notif_resp resp = {.id = id, .val = error ? 0 : val, .error = error ? -error : 0, .flags = 0};
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+int st_notif_continue(int listener, uint64_t id) {
+    struct seccomp_notif_resp resp = {.id = id, .val = 0, .error = 0, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+int st_notif_valid(int listener, uint64_t id) {
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+int st_notif_addfd(int listener, uint64_t id, int src, int cloexec) {
+    struct seccomp_notif_addfd addfd = {.id = id, .flags = 0, .srcfd = (uint32_t)src, .newfd = 0,
+                                        .newfd_flags = cloexec ? O_CLOEXEC : 0};
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+}
+
+int st_notif_sync_wakeup(int listener) {
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+
+int st_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int st_pidfd_getfd(int pidfd, int fd) { return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0); }
+
+ssize_t st_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len) {
+    struct iovec local = {.iov_base = buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
+ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len) {
+    struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    return process_vm_writev(pid, &local, 1, &remote, 1, 0);
+}
+
+static volatile sig_atomic_t forward_pgid = 0;
+
+static void forward(int sig) {
+    if (forward_pgid > 0) kill(-forward_pgid, sig);
+}
+
+void st_forward_signals(pid_t pgid) {
+    forward_pgid = pgid;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int st_user_notif_available(void) {
+    unsigned int action = SECCOMP_RET_USER_NOTIF;
+    return syscall(__NR_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+}
+
+void st_become_subreaper(void) { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2) {
+    long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, (unsigned long)fd1, (unsigned long)fd2);
+    return r < 0 ? -1 : r == 0;
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// `socktest-lua run SCRIPT -- COMMAND`: faults in unmodified programs (Python, static C, a
+/// pre-forking server, a multi-threaded client), via seccomp user notification. Loopback only.
+final class ExternalProgramTests: XCTestCase {
+    /// A listener on 127.0.0.1 in this test process that nobody accepts from (the backlog holds
+    /// the connections); its port.
+    func listener() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &sin) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(fd, sa, len) == 0 && listen(fd, 256) == 0 && getsockname(fd, sa, &len) == 0
+            }
+        }
+        XCTAssertTrue(ok)
+        addTeardownBlock { Glibc.close(fd) }
+        return (fd, Int(UInt16(bigEndian: sin.sin_port)))
+    }
+
+    /// Builds Tests/programs/NAME.c into a temporary folder.
+    func build(_ name: String, static isStatic: Bool = false) throws -> String {
+        let out = NSTemporaryDirectory() + "socktest-\(name)-\(UUID().uuidString)"
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-pthread"] + (isStatic ? ["-static"] : []) + ["-o", out, Tool.repo + "/Tests/programs/\(name).c"]
+        try cc.run()
+        cc.waitUntilExit()
+        XCTAssertEqual(cc.terminationStatus, 0, "cc failed for \(name)")
+        return out
+    }
+
+    func script(_ source: String) throws -> String { try Tool.script("faults.lua", source) }
+
+    func testPythonClientRefusedByAScript() throws {
+        let (_, port) = try listener()
+        let refuse = try script(#"socktest.set("connect", function(so) return "ECONNREFUSED" end)"#)
+        let program = """
+            import socket, sys
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", \(port)))
+                print("connected")
+            except ConnectionRefusedError:
+                print("refused"); sys.exit(7)
+            """
+        let r = try Tool.run(["run", refuse, "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 7, "the program's own exit status: \(r.stderr)")
+        XCTAssertEqual((r.json["filters"] as? [String: [String: Int]])?["connect"]?["failed"], 1)
+        XCTAssertEqual(r.json["command_status"] as? String, "exited with status 7")
+        let stats = try XCTUnwrap((r.json["stats"] as? [[String: Any]])?.first)
+        XCTAssertEqual(stats["opened"] as? Int, 1)
+        XCTAssertEqual(stats["closed"] as? Int, 1, "Python's close went through the switch")
+
+        let pass = try Tool.run(["run", try script("-- no filters"), "--", "python3", "-c", program])
+        XCTAssertEqual(pass.status, 0, "without the script's filter the same program connects")
+        XCTAssertTrue(pass.stdout.hasPrefix("connected"))
+    }
+
+    func testStaticallyLinkedMultiThreadedClientEveryOtherConnectRefused() throws {
+        let (_, port) = try listener()
+        let client = try build("client", static: true)
+        let half = try script("""
+            local hit = socktest.every(2)
+            socktest.set("connect", function(so) if hit() then return "ECONNREFUSED" end end)
+            """)
+        let r = try Tool.run(["run", half, "--json", "--", client, "\(port)", "40", "4"])
+        XCTAssertEqual(r.status, 20, "exactly half of 40 connects refused: \(r.stderr)")
+        let stats = try XCTUnwrap((r.json["stats"] as? [[String: Any]])?.first)
+        XCTAssertEqual(stats["opened"] as? Int, 40)
+        XCTAssertEqual(stats["connected"] as? Int, 20)
+        XCTAssertEqual(stats["closed"] as? Int, 40)
+        XCTAssertEqual((r.json["leaks"] as? [Any])?.count, 0)
+    }
+
+    func testPreForkingServerWorkersAcceptGetsEMFILE() throws {
+        let server = try build("prefork")
+        let first = try script("""
+            local hit = socktest.once()
+            socktest.set("accept", function(so) if hit() then return "EMFILE" end end)
+            """)
+        let r = try Tool.run(["run", first, "--json", "--", server, "3"])
+        XCTAssertEqual(r.status, 1, "one of three workers failed: \(r.stdout)\(r.stderr)")
+        XCTAssertEqual(r.stdout.components(separatedBy: "accept: Too many open files").count - 1, 1)
+        XCTAssertEqual(r.stdout.components(separatedBy: "accepted from 127.0.0.1").count - 1, 2)
+        let filters = try XCTUnwrap(r.json["filters"] as? [String: [String: Int]])
+        XCTAssertEqual(filters["accept"]?["seen"], 3, "every worker's accept on the inherited listener was filtered")
+        let leaks = try XCTUnwrap(r.json["leaks"] as? [[String: Any]])
+        XCTAssertEqual(Set(leaks.compactMap { $0["pid"] as? Int }).count, 3,
+                       "each worker still held the inherited listener when it exited")
+    }
+
+    func testAfterFilterRewritesARealConnectResult() throws {
+        let (_, port) = try listener()
+        let rewrite = try script("""
+            socktest.set("connect", function(so)
+              return function(after)
+                assert(after.err == nil, "the real connect succeeded")
+                after.err = "ETIMEDOUT"
+              end
+            end)
+            """)
+        let program = """
+            import socket
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", \(port))); print("connected")
+            except OSError as e:
+                print("failed", e.errno)
+            """
+        let r = try Tool.run(["run", rewrite, "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("failed \(ETIMEDOUT)"), r.stdout)
+        XCTAssertEqual((r.json["filters"] as? [String: [String: Int]])?["connect"]?["rewritten"], 1)
+        XCTAssertEqual(r.json["script_errors"] as? [String], [])
+    }
+
+    func testNonBlockingConnectTimeoutRecipe() throws {
+        let (_, port) = try listener()
+        // Python's settimeout connects non-blocking and reads SO_ERROR: the recipe fails it late.
+        let program = """
+            import socket
+            s = socket.socket(); s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", \(port))); print("connected")
+            except OSError as e:
+                print("failed", e.errno)
+            """
+        let r = try Tool.run(["run", "--recipe", "connect-timeout:wait=0.2", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("failed \(ETIMEDOUT)"), r.stdout)
+    }
+
+    func testABlockedAcceptDoesNotStallOtherThreads() throws {
+        let program = """
+            import socket, threading, time
+            ln = socket.socket(); ln.bind(("127.0.0.1", 0)); ln.listen(8)
+            other = socket.socket(); other.bind(("127.0.0.1", 0)); other.listen(64)
+            got = []
+            t = threading.Thread(target=lambda: got.append(ln.accept()), daemon=True); t.start()
+            time.sleep(0.2)                      # the accept now waits in the supervisor
+            start = time.time()
+            for i in range(20):                  # meanwhile other threads' calls go on
+                c = socket.create_connection(other.getsockname()); c.close()
+            took = time.time() - start
+            c = socket.create_connection(ln.getsockname()); t.join(5)
+            print("ok" if got and took < 2 else "stalled %.2f" % took)
+            """
+        let slow = try script(#"socktest.set("accept", function(so) end); socktest.set("connect", function(so) end)"#)
+        let r = try Tool.run(["run", slow, "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("ok"), r.stdout)
+    }
+
+    func testExitStatusSignalsAndMissingPrograms() throws {
+        let none = try script("-- nothing")
+        XCTAssertEqual(try Tool.run(["run", none, "--", "sh", "-c", "exit 42"]).status, 42)
+        let killed = try Tool.run(["run", none, "--", "sh", "-c", "kill -9 $$"])
+        XCTAssertEqual(killed.status, 128 + 9)
+        XCTAssertTrue(killed.stderr.contains("killed by signal 9"), killed.stderr)
+        let missing = try Tool.run(["run", none, "--", "no-such-program-here"])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("no such program: no-such-program-here"), missing.stderr)
+        let text = try Tool.script("notes.txt", "not a program")
+        let notExecutable = try Tool.run(["run", none, "--", text])
+        XCTAssertEqual(notExecutable.status, 2)
+        XCTAssertTrue(notExecutable.stderr.contains("not an executable program: \(text)"), notExecutable.stderr)
+        chmod(text, 0o755)
+        let garbage = try Tool.run(["run", none, "--", text])
+        XCTAssertEqual(garbage.status, 2)
+        XCTAssertTrue(garbage.stderr.contains("cannot run \(text): Exec format error"), garbage.stderr)
+    }
+
+    func testInterruptStopsTheProgramAndLeavesNothingBehind() throws {
+        let none = try script("-- nothing")
+        let marker = "socktest-sleeper-\(UUID().uuidString.prefix(8))"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.executable)
+        process.arguments = ["run", none, "--", "bash", "-c", "(exec -a \(marker) sleep 30) & exec -a \(marker) sleep 30"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(500_000)
+        let start = Date()
+        kill(process.processIdentifier, SIGINT)   // as Ctrl-C would
+        process.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the tool stopped promptly")
+        XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
+        usleep(200_000)
+        let ps = Process()
+        ps.executableURL = URL(fileURLWithPath: "/bin/sh")
+        ps.arguments = ["-c", "ps -eo args | grep -c '^\(marker)' || true"]
+        let pipe = Pipe()
+        ps.standardOutput = pipe
+        try ps.run()
+        ps.waitUntilExit()
+        let left = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(left.trimmingCharacters(in: .whitespacesAndNewlines), "0", "a supervised process was left running")
+    }
+}
