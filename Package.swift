@@ -43,6 +43,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks: `scripts/bench`.
+        .executableTarget(
+            name: "socktest-bench",
+            dependencies: [
+                "SockTestLua",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore"]),
         .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua"]),
         .testTarget(name: "CommandLineTests", dependencies: ["socktest-lua"]),

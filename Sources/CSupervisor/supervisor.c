@@ -238,3 +238,13 @@ int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2) {
     long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, (unsigned long)fd1, (unsigned long)fd2);
     return r < 0 ? -1 : r == 0;
 }
+
+static void wakeup(int sig) { (void)sig; }
+
+void st_install_wakeup_signal(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = wakeup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, NULL);
+}

@@ -25,7 +25,7 @@ extension Switch {
         }
 
         var after: AfterFilter?
-        if !FilterScope.isActive, let filter = filters.withLock({ $0[call.type.rawValue] }) {
+        if hasFilter(call.type), !FilterScope.isActive, let filter = filters.withLock({ $0[call.type.rawValue] }) {
             let before = call
             after = try FilterScope.run { () throws(Errno) in try filter(before) }
         }

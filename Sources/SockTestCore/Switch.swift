@@ -1,3 +1,4 @@
+import Synchronization
 
 
 /// A call-path switch for socket system calls, after Go's net/internal/socktest.
@@ -8,6 +9,8 @@
 /// All methods may be called from any thread; counters are exact under concurrency.
 public final class Switch: Sendable {
     let filters = Locked<[Filter?]>(Array(repeating: nil, count: FilterType.allCases.count))
+    /// Bit n set when a filter of type n is set: calls of other types skip the filter lock.
+    let filterMask = Atomic<Int>(0)
     let book = Locked(Book())
 
     public init() {}
@@ -15,12 +18,16 @@ public final class Switch: Sendable {
     /// Deploys `filter` for calls of `type`; nil removes the filter. Calls already past their
     /// before-filter are not affected.
     public func set(_ type: FilterType, _ filter: Filter?) {
-        filters.withLock { $0[type.rawValue] = filter }
+        filters.withLock { filters in
+            filters[type.rawValue] = filter
+            let bit = 1 << type.rawValue
+            if filter == nil { filterMask.bitwiseAnd(~bit, ordering: .releasing) } else { filterMask.bitwiseOr(bit, ordering: .releasing) }
+        }
     }
 
     /// Whether a filter is set for `type` (a call without one cannot be delayed by it).
     public func hasFilter(_ type: FilterType) -> Bool {
-        filters.withLock { $0[type.rawValue] != nil }
+        filterMask.load(ordering: .acquiring) & (1 << type.rawValue) != 0
     }
 
     /// Per-cookie statistics, ordered by cookie.

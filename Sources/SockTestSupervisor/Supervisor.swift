@@ -47,7 +47,6 @@ public final class Supervisor: @unchecked Sendable {
     /// The program's process id (and process group).
     public let pid: pid_t
     let processes: ProcessTable
-    let inFlight = Locked(0)
 
     /// Starts `command` (resolved on PATH) under supervision. It runs from the first
     /// instruction with its socket calls trapped.
@@ -91,57 +90,18 @@ public final class Supervisor: @unchecked Sendable {
     /// Serves the program's calls until it exits, then stops what it left running. Returns
     /// how it ended.
     public func run() -> Termination {
-        var termination: Termination?
-        var deadline = Double.infinity
-        while true {
-            var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&p, 1, 50)
-            if ready > 0 && p.revents & Int16(POLLIN) != 0 {
-                var n = st_notification()
-                if st_notif_recv(listener, &n) == 0 { dispatch(n) }
-            }
-            if termination == nil {
-                var status: Int32 = 0
-                if waitpid(pid, &status, WNOHANG) == pid {
-                    termination = Self.termination(status)
-                    kill(-pid, SIGKILL)             // nothing of the program outlives it
-                    deadline = now() + 2
-                }
-            }
-            if termination != nil {
-                let hungUp = ready > 0 && p.revents & Int16(POLLHUP | POLLERR) != 0
-                if hungUp || now() > deadline { break }
-            }
+        let receivers = Receivers(listener: listener, mayBlock: { [self] n in mayBlock(n) }) { [self] n in
+            handle(n, st_op(rawValue: UInt32(bitPattern: n.op)))
         }
+        receivers.start()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}     // Ctrl-C is forwarded, not ours
+        kill(-pid, SIGKILL)                                          // nothing of the program outlives it
         reapGroup()
-        waitForHandlers(until: now() + 2)
+        receivers.stop(within: 2)
         Glibc.close(listener)
         processes.closeAll()
-        return termination!
-    }
-
-    // MARK: - Dispatch
-
-    private func dispatch(_ n: st_notification) {
-        let op = st_op(rawValue: UInt32(bitPattern: n.op))
-        // Calls that cannot block and meet no filter are answered right here; the rest get a
-        // thread, so a blocked accept or a delayed connect holds up nobody else.
-        let type = Self.filterType(op)
-        let quick = type.map { !sw.hasFilter($0) } ?? true
-            && op != ST_OP_ACCEPT && op != ST_OP_ACCEPT4 && op != ST_OP_CONNECT
-        if quick {
-            handle(n, op)
-            return
-        }
-        inFlight.withLock { $0 += 1 }
-        _ = DetachedThread { [self] in
-            handle(n, op)
-            inFlight.withLock { $0 -= 1 }
-        }
-    }
-
-    private func waitForHandlers(until deadline: Double) {
-        while inFlight.withLock({ $0 }) > 0 && now() < deadline { usleep(5_000) }
+        return Self.termination(status)
     }
 
     private func reapGroup() {
@@ -152,6 +112,14 @@ public final class Supervisor: @unchecked Sendable {
             if reaped < 0 { break }             // ECHILD: nobody left
             if reaped == 0 { usleep(5_000) }
         }
+    }
+
+    /// Whether answering the call may take a while: accept and connect can wait in the system,
+    /// and any call meeting a filter can be delayed by it.
+    func mayBlock(_ n: st_notification) -> Bool {
+        let op = st_op(rawValue: UInt32(bitPattern: n.op))
+        if op == ST_OP_ACCEPT || op == ST_OP_ACCEPT4 || op == ST_OP_CONNECT { return true }
+        return Self.filterType(op).map { sw.hasFilter($0) } ?? false
     }
 
     static func filterType(_ op: st_op) -> FilterType? {

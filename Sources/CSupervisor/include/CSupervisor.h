@@ -59,6 +59,10 @@ void st_forward_signals(pid_t pgid);
  * -1 when it cannot tell (errno). */
 int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2);
 
+/* Installs a do-nothing SIGUSR2 handler without SA_RESTART, so pthread_kill(t, SIGUSR2)
+ * interrupts a thread blocked in a notification ioctl. */
+void st_install_wakeup_signal(void);
+
 /* Makes orphaned descendants of ours reparent to us (PR_SET_CHILD_SUBREAPER), to be reaped. */
 void st_become_subreaper(void);
 

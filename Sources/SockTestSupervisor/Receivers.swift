@@ -1,0 +1,113 @@
+import CSupervisor
+import Glibc
+import SockTestCore
+
+/// The threads that receive and answer the program's calls, leader/followers style. One thread
+/// at a time — the leader — waits for calls (a single waiter is what the kernel's synchronous
+/// wake-up favours). It answers quick calls itself and stays leader: no hand-off, no thread
+/// switch. Before a call that may block — an accept waiting for a client, a connect in
+/// progress, a filter's delay — it passes the lead to a parked follower (or starts one), so no
+/// other call waits behind it; afterwards it parks as a follower.
+final class Receivers: @unchecked Sendable {
+    private let mutex = PThreadMutex()
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let condMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var leading = false
+    private var parked = 0
+    private var running = 0
+    private var stopping = false
+    private var leader: pthread_t?
+
+    private let listener: Int32
+    private let mayBlock: @Sendable (st_notification) -> Bool
+    private let handle: @Sendable (st_notification) -> Void
+
+    init(listener: Int32, mayBlock: @escaping @Sendable (st_notification) -> Bool,
+         handle: @escaping @Sendable (st_notification) -> Void) {
+        self.listener = listener
+        self.mayBlock = mayBlock
+        self.handle = handle
+        pthread_mutex_init(condMutex, nil)
+        pthread_cond_init(cond, nil)
+        st_install_wakeup_signal()
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(condMutex)
+        cond.deallocate()
+        condMutex.deallocate()
+    }
+
+    func start() { spawn() }
+
+    private func spawn() {
+        locked { running += 1 }
+        DetachedThread { [self] in loop() }
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(condMutex)
+        defer { pthread_mutex_unlock(condMutex) }
+        return body()
+    }
+
+    private func loop() {
+        defer { locked { running -= 1; pthread_cond_broadcast(cond) } }
+        while true {
+            // Become the leader, or park until the lead is free.
+            let stop: Bool = locked {
+                while leading && !stopping {
+                    parked += 1
+                    pthread_cond_wait(cond, condMutex)
+                    parked -= 1
+                }
+                if stopping { return true }
+                leading = true
+                leader = pthread_self()
+                return false
+            }
+            if stop { return }
+            var n = st_notification()
+            guard st_notif_recv(listener, &n) == 0 else {
+                let gone: Bool = errno != EINTR && {
+                    var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+                    return poll(&p, 1, 0) > 0 && p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+                }()
+                locked { leading = false; leader = nil; pthread_cond_signal(cond) }
+                if gone { return }
+                continue
+            }
+            if !mayBlock(n) {
+                locked { leading = false; leader = nil }
+                handle(n)           // quick: the lead is taken again at once, by this thread
+                continue
+            }
+            // Pass the lead on, then handle the call however long it takes.
+            let needThread: Bool = locked {
+                leading = false
+                leader = nil
+                if parked > 0 { pthread_cond_signal(cond); return false }
+                return !stopping
+            }
+            if needThread { spawn() }
+            handle(n)
+        }
+    }
+
+    /// Stops the receivers once the program is gone: the leader blocked waiting for a call is
+    /// interrupted, followers leave, and calls being answered finish (at most `seconds`).
+    func stop(within seconds: Double) {
+        let deadline = now() + seconds
+        while now() < deadline {
+            let (remaining, waiting): (Int, pthread_t?) = locked {
+                stopping = true
+                pthread_cond_broadcast(cond)
+                return (running, leader)
+            }
+            if remaining == 0 { return }
+            if let waiting { pthread_kill(waiting, SIGUSR2) }
+            usleep(2_000)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import SockTestCore
+import SockTestLua
+
+/// socktest-bench: what the switch, Lua filters and external-program mode cost, as ratios to the
+/// raw system calls measured in the same run (repetitions interleaved, medians reported).
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "socktest-bench",
+        abstract: "Measure the cost of the switch, Lua filters and external-program mode against raw system calls.",
+        discussion: """
+            W1 = socket + close. W2 = loopback TCP socket + connect + accept + close of both.
+            Each case runs --repetitions times, interleaved with the others; the median ns per
+            iteration is reported with its ratio to the raw calls of the same workload.
+            """)
+
+    @Option(help: "Iterations of W1 per repetition.") var w1 = 20_000
+    @Option(help: "Iterations of W2 per repetition.") var w2 = 3_000
+    @Option(help: "Repetitions per case (the median is reported).") var repetitions = 7
+    @Flag(help: "Also measure external-program mode (needs cc, the socktest-lua binary, strace if present).")
+    var external = false
+    @Flag(help: "Also measure memory with 10,000 tracked sockets.") var memory = false
+    @Flag(help: "Print the results as JSON.") var json = false
+
+    func run() throws {
+        var results: [CaseResult] = []
+        for workload in [Workload.w1, .w2] {
+            let n = workload == .w1 ? w1 : w2
+            results += try InProcess.measure(workload, iterations: n, repetitions: repetitions)
+            if external { results += try External.measure(workload, iterations: n, repetitions: repetitions) }
+        }
+        let mem = memory ? try Memory.measure(sockets: 10_000) : nil
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(Report(cases: results, memory: mem)), as: UTF8.self))
+        } else {
+            print("case".padding(toLength: 34, withPad: " ", startingAt: 0) + "      ns/iter   ratio")
+            for r in results {
+                print(r.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+                      + String(format: "%13.0f %7.2f", r.nsPerIteration, r.ratio))
+            }
+            if let mem {
+                print(String(format: "memory, %d tracked sockets: raw %.1f MiB, switch %.1f MiB, %.0f bytes per tracked socket",
+                             mem.sockets, mem.rawMiB, mem.switchMiB, mem.bytesPerSocket))
+            }
+        }
+    }
+}
+
+enum Workload: String, Codable { case w1 = "W1", w2 = "W2" }
+
+struct CaseResult: Codable {
+    var workload: Workload
+    var name: String
+    var nsPerIteration: Double
+    /// To the baseline of the same workload and family of cases (raw calls, or the program run natively).
+    var ratio: Double
+    var samples: [Double]
+}
+
+struct Report: Codable {
+    var cases: [CaseResult]
+    var memory: Memory.Result?
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func monotonicNs() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
+}

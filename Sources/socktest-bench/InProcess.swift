@@ -1,0 +1,108 @@
+import Foundation
+import SockTestCore
+import SockTestLua
+
+/// The in-process cases: raw calls, the switch without filters, with a Lua filter on every call
+/// type, with an after-filter on every call type, and two threads at once.
+enum InProcess {
+    static let stream = Int32(SOCK_STREAM.rawValue)
+
+    /// One way of making the calls of a workload.
+    struct Calls: @unchecked Sendable {
+        let listen: () -> (Int32, SocketAddress)
+        let socket: () -> Int32
+        let connect: (Int32, SocketAddress) -> Void
+        let accept: (Int32) -> Int32
+        let close: (Int32) -> Void
+    }
+
+    static let raw = Calls(
+        listen: {
+            let fd = Glibc.socket(AF_INET, stream, 0)
+            _ = SocketAddress("127.0.0.1:0")!.withSockaddr { Glibc.bind(fd, $0, $1) }
+            Glibc.listen(fd, 512)
+            return (fd, try! Switch().getsockname(fd)!)
+        },
+        socket: { Glibc.socket(AF_INET, stream, 0) },
+        connect: { fd, a in _ = a.withSockaddr { Glibc.connect(fd, $0, $1) } },
+        accept: { Glibc.accept($0, nil, nil) },
+        close: { _ = Glibc.close($0) })
+
+    static func switched(_ sw: Switch) -> Calls {
+        Calls(listen: {
+                  let fd = try! sw.socket(family: AF_INET, type: stream)
+                  try! sw.bind(fd, to: SocketAddress("127.0.0.1:0")!)
+                  try! sw.listen(fd, backlog: 512)
+                  return (fd, try! sw.getsockname(fd)!)
+              },
+              socket: { (try? sw.socket(family: AF_INET, type: stream)) ?? -1 },
+              connect: { fd, a in try? sw.connect(fd, to: a) },
+              accept: { (try? sw.accept($0).fd) ?? -1 },
+              close: { try? sw.close($0) })
+    }
+
+    /// ns per iteration of `workload` made with `calls`, on `threads` threads sharing the work.
+    static func time(_ workload: Workload, _ calls: Calls, iterations: Int, threads: Int = 1) -> Double {
+        let (listener, address) = calls.listen()
+        defer { calls.close(listener) }
+        let perThread = iterations / threads
+        let body: @Sendable () -> Void = {
+            for _ in 0..<perThread {
+                let fd = calls.socket()
+                if workload == .w2 {
+                    calls.connect(fd, address)
+                    calls.close(calls.accept(listener))
+                }
+                calls.close(fd)
+            }
+        }
+        let start = monotonicNs()
+        if threads == 1 {
+            body()
+        } else {
+            let group = DispatchGroup()
+            for _ in 0..<threads {
+                group.enter()
+                Thread { body(); group.leave() }.start()
+            }
+            group.wait()
+        }
+        return (monotonicNs() - start) / Double(perThread * threads)
+    }
+
+    static func measure(_ workload: Workload, iterations: Int, repetitions: Int) throws -> [CaseResult] {
+        let plain = Switch()
+        let filtered = Switch()
+        let filterHost = try LuaHost(switch: filtered)
+        try filterHost.load(string: """
+            for _, kind in ipairs(socktest.filter_types) do socktest.set(kind, function(so) end) end
+            """, name: "noop-filters.lua")
+        let after = Switch()
+        let afterHost = try LuaHost(switch: after)
+        try afterHost.load(string: """
+            for _, kind in ipairs(socktest.filter_types) do
+              socktest.set(kind, function(so) return function(a) end end)
+            end
+            """, name: "noop-after-filters.lua")
+        let cases: [(String, Calls, Int)] = [
+            ("raw", raw, 1), ("switch, no filter", switched(plain), 1),
+            ("switch, Lua filter on every call", switched(filtered), 1),
+            ("switch, Lua after-filter on every call", switched(after), 1),
+            ("raw, 2 threads", raw, 2), ("switch, Lua filter, 2 threads", switched(filtered), 2),
+        ]
+        var samples = Array(repeating: [Double](), count: cases.count)
+        _ = time(workload, raw, iterations: iterations / 10)   // warm up
+        for _ in 0..<repetitions {
+            for (i, c) in cases.enumerated() {
+                samples[i].append(time(workload, c.1, iterations: iterations, threads: c.2))
+            }
+        }
+        let rawOne = median(samples[0]), rawTwo = median(samples[4])
+        withExtendedLifetime((filterHost, afterHost)) {}
+        return cases.enumerated().map { i, c in
+            let m = median(samples[i])
+            return CaseResult(workload: workload, name: "\(workload.rawValue) \(c.0)", nsPerIteration: m,
+                              ratio: m / (c.2 == 2 ? rawTwo : rawOne), samples: samples[i])
+        }
+    }
+}
