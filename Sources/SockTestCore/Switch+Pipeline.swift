@@ -92,14 +92,14 @@ extension Book {
         case (.socket, .success(let fd)), (.accept, .success(let fd)):
             guard counted else { return }
             add(SocketKey(space: call.space, fd: fd), Status(cookie: cookie))
-            count(cookie, call.type == .socket ? \.opened : \.accepted)
+            count(cookie, call.type == .socket ? .opened : .accepted)
             return
         case (.close, _):
             if case .success = real {
                 // Gone from the system: leave the table, unless the number already names a
                 // socket another thread opened since (a newer serial).
                 if let key = call.key, table[key]?.serial == serial { table[key] = nil }
-                if counted { count(cookie, outcome.error == nil ? \.closed : \.closeFailed) }
+                if counted { count(cookie, .closed, failed: outcome.error != nil) }
                 return
             }
         default:
@@ -114,17 +114,17 @@ extension Book {
         }
         guard counted else { return }
         switch (call.type, outcome) {
-        case (.socket, .failure): count(cookie, \.openFailed)
-        case (.accept, .failure): count(cookie, \.acceptFailed)
-        case (.close, .failure): count(cookie, \.closeFailed)
-        case (.connect, .success): count(cookie, \.connected)
-        case (.connect, .failure): count(cookie, \.connectFailed)
-        case (.listen, .success): count(cookie, \.listened)
-        case (.listen, .failure): count(cookie, \.listenFailed)
+        case (.socket, .failure): count(cookie, .opened, failed: true)
+        case (.accept, .failure): count(cookie, .accepted, failed: true)
+        case (.close, .failure): count(cookie, .closed, failed: true)
+        case (.connect, .success): count(cookie, .connected)
+        case (.connect, .failure): count(cookie, .connected, failed: true)
+        case (.listen, .success): count(cookie, .listened)
+        case (.listen, .failure): count(cookie, .listened, failed: true)
         case (.getsockopt, .success):
             // A non-blocking connect completes when SO_ERROR reads 0 (or EISCONN).
             if call.readsSocketError && (call.status.socketErr == nil || call.status.socketErr == .socketIsConnected) {
-                count(cookie, \.connected)
+                count(cookie, .connected)
             }
         default:
             break  // bind and failed getsockopt count nothing

@@ -63,12 +63,32 @@ struct Book {
     var stats: [Cookie: Stat] = [:]
     private var nextSerial: UInt64 = 0
 
-    mutating func count(_ cookie: Cookie, _ counter: WritableKeyPath<Stat, UInt64>) {
-        stats[cookie, default: Stat(cookie: cookie)][keyPath: counter] += 1
+    enum Counter { case opened, connected, listened, accepted, closed }
+
+    /// Counts one call: `counter` when it succeeded, its `...Failed` twin when not.
+    mutating func count(_ cookie: Cookie, _ counter: Counter, failed: Bool = false) {
+        stats[cookie, default: Stat(cookie: cookie)].count(counter, failed: failed)
     }
 
     mutating func add(_ key: SocketKey, _ status: Status) {
         nextSerial += 1
         table[key] = Entry(status: status, serial: nextSerial)
+    }
+}
+
+extension Stat {
+    mutating func count(_ counter: Book.Counter, failed: Bool) {
+        switch (counter, failed) {
+        case (.opened, false): opened += 1
+        case (.opened, true): openFailed += 1
+        case (.connected, false): connected += 1
+        case (.connected, true): connectFailed += 1
+        case (.listened, false): listened += 1
+        case (.listened, true): listenFailed += 1
+        case (.accepted, false): accepted += 1
+        case (.accepted, true): acceptFailed += 1
+        case (.closed, false): closed += 1
+        case (.closed, true): closeFailed += 1
+        }
     }
 }

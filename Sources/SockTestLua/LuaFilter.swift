@@ -104,7 +104,7 @@ struct LuaFilter: Sendable {
         lua_rawgeti(T, st_registryindex(), lua_Integer(slot.statusRef))
         st_setbudget(T, rt.limits.instructionsPerFilter)
         let status = st_pcall(T, 1, 1)
-        let what = phase == .before ? "filter for '\(type.name)'" : "after-filter for '\(type.name)'"
+        var what: String { phase == .before ? "filter for '\(type.name)'" : "after-filter for '\(type.name)'" }
         guard status == LUA_OK else {
             return .scriptError(rt.popError(T, status, origin: "\(function.origin): \(what)"))
         }

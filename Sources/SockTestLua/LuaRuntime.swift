@@ -1,4 +1,5 @@
 import CLua
+import Synchronization
 import Glibc
 import SockTestCore
 
@@ -30,6 +31,8 @@ final class LuaRuntime: @unchecked Sendable {
     /// Registry references dropped by Swift objects (`LuaRef.deinit`) on any thread, released
     /// the next time someone holds the guard.
     private let droppedRefs = Locked<[Int32]>([])
+    /// How many references wait in `droppedRefs`: lets the common case skip its lock.
+    private let droppedCount = Atomic<Int>(0)
 
     let errors = Locked<[String]>([])
     let counts = Locked<[FilterCounts]>(Array(repeating: FilterCounts(), count: FilterType.allCases.count))
@@ -216,10 +219,15 @@ final class LuaRuntime: @unchecked Sendable {
     }
 
     /// From any thread, guard held or not: the reference is released under the guard later.
-    func drop(_ ref: Int32) { droppedRefs.withLock { $0.append(ref) } }
+    func drop(_ ref: Int32) {
+        droppedRefs.withLock { $0.append(ref) }
+        droppedCount.add(1, ordering: .releasing)
+    }
 
     private func releaseDroppedRefs() {
+        guard droppedCount.load(ordering: .acquiring) > 0 else { return }
         let refs = droppedRefs.withLock { refs in
+            droppedCount.subtract(refs.count, ordering: .relaxed)
             defer { refs.removeAll() }
             return refs
         }
