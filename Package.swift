@@ -53,7 +53,7 @@ let package = Package(
         ),
         .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore"]),
         .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["socktest-lua"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["socktest-lua", "socktest-bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,34 @@
+import Foundation
+import XCTest
+
+/// socktest-bench runs every case and reports ns per iteration and ratios (tiny counts here:
+/// this checks the harness, not the numbers — those are for scripts/bench).
+final class BenchTests: XCTestCase {
+    func testBenchReportsEveryCase() throws {
+        let bench = (Tool.executable as NSString).deletingLastPathComponent + "/socktest-bench"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: bench)
+        process.arguments = ["--w1", "200", "--w2", "50", "--repetitions", "1", "--external", "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let cases = try XCTUnwrap(json["cases"] as? [[String: Any]])
+        let names = Set(cases.compactMap { $0["name"] as? String })
+        for workload in ["W1", "W2"] {
+            for name in ["raw", "switch, no filter", "switch, Lua filter on every call",
+                         "switch, Lua after-filter on every call", "raw, 2 threads", "switch, Lua filter, 2 threads",
+                         "program, native", "program, socktest-lua run (no-op connect filter)"] {
+                XCTAssertTrue(names.contains("\(workload) \(name)"), "missing \(workload) \(name)")
+            }
+        }
+        for c in cases {
+            XCTAssertGreaterThan(c["nsPerIteration"] as? Double ?? 0, 0)
+            XCTAssertGreaterThan(c["ratio"] as? Double ?? 0, 0)
+        }
+        XCTAssertEqual(cases.first { $0["name"] as? String == "W1 raw" }?["ratio"] as? Double, 1)
+    }
+}
