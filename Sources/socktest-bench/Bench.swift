@@ -11,7 +11,9 @@ struct Bench: ParsableCommand {
         commandName: "socktest-bench",
         abstract: "Measure the cost of the switch, Lua filters and external-program mode against raw system calls.",
         discussion: """
-            W1 = socket + close. W2 = loopback TCP socket + connect + accept + close of both.
+            W0 = socket() of an unsupported family (fails in the kernel at once: the pipeline's own
+            cost, free of the noise of real socket work). W1 = socket + close. W2 = loopback TCP
+            socket + connect + accept + close of both.
             Each case runs --repetitions times, interleaved with the others; the median ns per
             iteration is reported with its ratio to the raw calls of the same workload.
             """)
@@ -25,7 +27,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the results as JSON.") var json = false
 
     func run() throws {
-        var results: [CaseResult] = []
+        var results = InProcess.pipelineOverhead(iterations: w1 * 10, repetitions: repetitions)
         for workload in [Workload.w1, .w2] {
             let n = workload == .w1 ? w1 : w2
             results += try InProcess.measure(workload, iterations: n, repetitions: repetitions)
@@ -40,7 +42,7 @@ struct Bench: ParsableCommand {
             print("case".padding(toLength: 34, withPad: " ", startingAt: 0) + "      ns/iter   ratio")
             for r in results {
                 print(r.name.padding(toLength: 34, withPad: " ", startingAt: 0)
-                      + String(format: "%13.0f %7.2f", r.nsPerIteration, r.ratio))
+                      + String(format: "%13.1f %7.2f", r.nsPerIteration, r.ratio))
             }
             if let mem {
                 print(String(format: "memory, %d tracked sockets: raw %.1f MiB, switch %.1f MiB, %.0f bytes per tracked socket",
@@ -50,7 +52,7 @@ struct Bench: ParsableCommand {
     }
 }
 
-enum Workload: String, Codable { case w1 = "W1", w2 = "W2" }
+enum Workload: String, Codable { case w0 = "W0", w1 = "W1", w2 = "W2" }
 
 struct CaseResult: Codable {
     var workload: Workload

@@ -105,4 +105,33 @@ enum InProcess {
                               ratio: m / (c.2 == 2 ? rawTwo : rawOne), samples: samples[i])
         }
     }
+
+    /// W0: the cost of the pipeline itself, on a call that fails in the kernel at once
+    /// (counted as openfailed, so bookkeeping runs too).
+    static func pipelineOverhead(iterations: Int, repetitions: Int) -> [CaseResult] {
+        let sw = Switch()
+        let filtered = Switch()
+        let host = try! LuaHost(switch: filtered)
+        try! host.load(string: #"socktest.set("socket", function(so) end)"#)
+        let family: Int32 = 4000
+        let cases: [(String, () -> Void)] = [
+            ("raw", { _ = Glibc.socket(family, stream, 0) }),
+            ("switch, no filter", { _ = try? sw.socket(family: family, type: stream) }),
+            ("switch, Lua filter", { _ = try? filtered.socket(family: family, type: stream) }),
+        ]
+        var samples = Array(repeating: [Double](), count: cases.count)
+        for _ in 0..<repetitions {
+            for (i, c) in cases.enumerated() {
+                let start = monotonicNs()
+                for _ in 0..<iterations { c.1() }
+                samples[i].append((monotonicNs() - start) / Double(iterations))
+            }
+        }
+        withExtendedLifetime(host) {}
+        let raw = median(samples[0])
+        return cases.enumerated().map { i, c in
+            CaseResult(workload: .w0, name: "W0 \(c.0)", nsPerIteration: median(samples[i]),
+                       ratio: median(samples[i]) / raw, samples: samples[i])
+        }
+    }
 }
