@@ -34,14 +34,27 @@ final class ProcessTable: Sendable {
         return tgid
     }
 
-    /// A pidfd for the process, opened once.
+    /// A pidfd for the process, opened once. Every 256 new ones, those of exited processes
+    /// (a pidfd polls readable once its process is gone) are closed, so a server that forks
+    /// a child per connection does not run the supervisor out of descriptors.
     func pidfd(_ tgid: Int32) -> Int32? {
         state.withLock { s in
             if let fd = s.pidfds[tgid] { return fd }
             let fd = st_pidfd_open(tgid)
             guard fd >= 0 else { return nil }
             s.pidfds[tgid] = fd
+            if s.pidfds.count % 256 == 0 { Self.forgetExited(&s) }
             return fd
+        }
+    }
+
+    private static func forgetExited(_ s: inout State) {
+        for (tgid, fd) in s.pidfds {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 0) > 0 else { continue }
+            Glibc.close(fd)
+            s.pidfds[tgid] = nil
+            s.tgidOfThread = s.tgidOfThread.filter { $0.value != tgid }
         }
     }
 
