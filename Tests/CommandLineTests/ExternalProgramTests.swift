@@ -78,6 +78,28 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertEqual((r.json["leaks"] as? [Any])?.count, 0)
     }
 
+    func testGoBinaryEveryOtherDialRefused() throws {
+        let (_, port) = try listener()
+        let out = NSTemporaryDirectory() + "socktest-goclient-\(UUID().uuidString)"
+        let go = Process()
+        go.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        go.arguments = ["go", "build", "-o", out, Tool.repo + "/Tests/programs/goclient.go"]
+        go.environment = ProcessInfo.processInfo.environment.merging(
+            ["CGO_ENABLED": "0", "GOCACHE": NSTemporaryDirectory() + "socktest-gocache", "GOFLAGS": "-mod=mod"]) { $1 }
+        try go.run()
+        go.waitUntilExit()
+        XCTAssertEqual(go.terminationStatus, 0, "go build failed (scripts/test installs golang-go)")
+        let half = try script("""
+            local hit = socktest.every(2)
+            socktest.set("connect", function(so) if hit() then return "ECONNREFUSED" end end)
+            """)
+        let r = try Tool.run(["run", half, "--json", "--", out, "\(port)", "10"])
+        XCTAssertEqual(r.status, 5, "five of ten dials refused: \(r.stdout)\(r.stderr)")
+        XCTAssertEqual(r.stdout.components(separatedBy: "connection refused").count - 1, 5)
+        let stats = try XCTUnwrap((r.json["stats"] as? [[String: Any]])?.first)
+        XCTAssertEqual(stats["connected"] as? Int, 5, "Go's non-blocking connects completed through SO_ERROR")
+    }
+
     func testPreForkingServerWorkersAcceptGetsEMFILE() throws {
         let server = try build("prefork")
         let first = try script("""

@@ -99,4 +99,27 @@ final class RecipeTests: XCTestCase {
         let unknown = try Tool.run(["recipes", "nope"])
         XCTAssertEqual(unknown.status, 2)
     }
+
+    func testAnInstalledBinaryFindsItsRecipes() throws {
+        // The layout scripts/install makes: PREFIX/bin/socktest-lua, PREFIX/share/socktest-lua/recipes.
+        let prefix = NSTemporaryDirectory() + "socktest-prefix-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: prefix + "/bin", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: prefix + "/share/socktest-lua", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Tool.executable, toPath: prefix + "/bin/socktest-lua")
+        try fm.copyItem(atPath: Tool.repo + "/scripts/recipes", toPath: prefix + "/share/socktest-lua/recipes")
+        defer { try? fm.removeItem(atPath: prefix) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: prefix + "/bin/socktest-lua")
+        process.arguments = ["run", "--recipe", "refuse", "--workload", "dial:n=2", "--json"]
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(((json["workload"] as? [String: Any])?["failed"] as? [String: Int])?["ECONNREFUSED"], 2)
+    }
 }
