@@ -6,16 +6,9 @@ import XCTest
 final class BenchTests: XCTestCase {
     func testBenchReportsEveryCase() throws {
         let bench = (Tool.executable as NSString).deletingLastPathComponent + "/socktest-bench"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: bench)
-        process.arguments = ["--w1", "200", "--w2", "50", "--repetitions", "1", "--external", "--json"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let result = try Tool.run(["--w1", "200", "--w2", "50", "--repetitions", "1", "--external", "--json"], program: bench)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let cases = try XCTUnwrap(json["cases"] as? [[String: Any]])
         let names = Set(cases.compactMap { $0["name"] as? String })
         for workload in ["W1", "W2"] {

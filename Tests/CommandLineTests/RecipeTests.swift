@@ -109,17 +109,10 @@ final class RecipeTests: XCTestCase {
         try fm.copyItem(atPath: Tool.executable, toPath: prefix + "/bin/socktest-lua")
         try fm.copyItem(atPath: Tool.repo + "/scripts/recipes", toPath: prefix + "/share/socktest-lua/recipes")
         defer { try? fm.removeItem(atPath: prefix) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: prefix + "/bin/socktest-lua")
-        process.arguments = ["run", "--recipe", "refuse", "--workload", "dial:n=2", "--json"]
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let result = try Tool.run(["run", "--recipe", "refuse", "--workload", "dial:n=2", "--json"], in: "/",
+                                  program: prefix + "/bin/socktest-lua")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = result.json
         XCTAssertEqual(((json["workload"] as? [String: Any])?["failed"] as? [String: Int])?["ECONNREFUSED"], 2)
     }
 }

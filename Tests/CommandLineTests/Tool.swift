@@ -30,11 +30,13 @@ struct Tool {
         return dir + "/socktest-lua"
     }()
 
-    /// Runs the tool with `arguments` in `directory` (the repository by default); at most 60 s.
+    /// Runs the tool (or `program`) with `arguments` in `directory` (the repository by default);
+    /// at most 60 s.
     @discardableResult
-    static func run(_ arguments: [String], in directory: String = repo, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], in directory: String = repo, environment: [String: String] = [:],
+                    program: String = executable) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
