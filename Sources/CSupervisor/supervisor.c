@@ -184,8 +184,13 @@ int st_notif_valid(int listener, uint64_t id) {
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-int st_notif_addfd(int listener, uint64_t id, int src, int cloexec) {
-    struct seccomp_notif_addfd addfd = {.id = id, .flags = 0, .srcfd = (uint32_t)src, .newfd = 0,
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+int st_notif_addfd(int listener, uint64_t id, int src, int cloexec, int send) {
+    struct seccomp_notif_addfd addfd = {.id = id, .flags = send ? SECCOMP_ADDFD_FLAG_SEND : 0,
+                                        .srcfd = (uint32_t)src, .newfd = 0,
                                         .newfd_flags = cloexec ? O_CLOEXEC : 0};
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
 }

@@ -9,6 +9,8 @@ import SockTestCore
 final class ProcessTable: Sendable {
     private struct State {
         var tgidOfThread: [Int32: Int32] = [:]
+        /// Descriptors being created per process: answered to the program, not yet booked.
+        var creating: [Int32: Int] = [:]
         var pidfds: [Int32: Int32] = [:]
         var known: Set<Int32> = []
     }
@@ -32,6 +34,23 @@ final class ProcessTable: Sendable {
         }
         if inherit { sw.inherit(tgid, from: ppid) { fd in st_same_file(ppid, fd, tgid, fd) == 1 } }
         return tgid
+    }
+
+    /// Brackets the creation of a descriptor in `tgid` (socket, accept): the program may get
+    /// it (ADDFD answers at once) a moment before the switch has booked it.
+    func creating(in tgid: Int32, _ body: () -> Void) {
+        state.withLock { $0.creating[tgid, default: 0] += 1 }
+        defer { state.withLock { s in s.creating[tgid]! -= 1; if s.creating[tgid] == 0 { s.creating[tgid] = nil } } }
+        body()
+    }
+
+    /// Whether the switch tracks `key`: when it does not but a descriptor is being created in that
+    /// process, waits (at most 10 ms) for the creation to be booked before answering no.
+    func isTracked(_ key: SocketKey) -> Bool {
+        if sw.isTracked(key) { return true }
+        let deadline = now() + 0.01
+        while state.withLock({ $0.creating[key.space] != nil }) && now() < deadline { sched_yield() }
+        return sw.isTracked(key)
     }
 
     /// A pidfd for the process, opened once. Every 256 new ones, those of exited processes

@@ -77,11 +77,20 @@ struct Notification {
         return try body(copy)
     }
 
-    /// Puts our descriptor into the program; its number there.
-    func install(_ local: Int32, cloexec: Bool) throws(Errno) -> Int32 {
-        let target = st_notif_addfd(listener, n.id, local, cloexec ? 1 : 0)
+    /// Puts our descriptor into the program and answers the call with its number there, in one
+    /// step; the number.
+    func installAndAnswer(_ local: Int32, cloexec: Bool) throws(Errno) -> Int32 {
+        let target = st_notif_addfd(listener, n.id, local, cloexec ? 1 : 0, 1)
         guard target >= 0 else { throw Errno(rawValue: errno) }
         return target
+    }
+
+    /// A call that creates a descriptor: `body` commits with `installAndAnswer`, which answers;
+    /// only a failure is left to answer here.
+    func creating(_ body: () throws(Errno) -> Int32) {
+        supervisor.processes.creating(in: space) {
+            do throws(Errno) { _ = try body() } catch { answer(.failure(error)) }
+        }
     }
 
     // MARK: The calls
@@ -91,11 +100,11 @@ struct Notification {
         let type = Int32(truncatingIfNeeded: n.args.1)
         let proto = Int32(truncatingIfNeeded: n.args.2)
         let cloexec = Int32(SOCK_CLOEXEC.rawValue)
-        answer { () throws(Errno) -> Int32 in
+        creating { () throws(Errno) -> Int32 in
             try sw.intercept(
                 .socket, space: space, fd: nil, cookie: Cookie(family: family, type: type, protocol: proto),
                 perform: { _ throws(Errno) in try Sys.socket(family, type | cloexec, proto) },
-                commit: { local throws(Errno) in try install(local, cloexec: type & cloexec != 0) }
+                commit: { local throws(Errno) in try installAndAnswer(local, cloexec: type & cloexec != 0) }
             ).value
         }
     }
@@ -103,7 +112,7 @@ struct Notification {
     /// bind and connect: the address comes from the program's memory.
     func address(_ type: FilterType) {
         let length = Int(min(n.args.2, UInt64(MemoryLayout<sockaddr_storage>.size)))
-        guard sw.isTracked(key), let bytes = read(n.args.1, length), let address = SocketAddress(bytes: bytes),
+        guard supervisor.processes.isTracked(key), let bytes = read(n.args.1, length), let address = SocketAddress(bytes: bytes),
               !Self.isRelativeUnixPath(address) else {
             return proceed()    // untracked, unreadable, or a path relative to the program's cwd
         }
@@ -117,7 +126,7 @@ struct Notification {
     }
 
     func listen() {
-        guard sw.isTracked(key) else { return proceed() }
+        guard supervisor.processes.isTracked(key) else { return proceed() }
         let backlog = Int32(truncatingIfNeeded: n.args.1)
         answer { () throws(Errno) -> Int32 in
             try sw.intercept(.listen, space: space, fd: fd, backlog: backlog, perform: { _ throws(Errno) in
@@ -127,10 +136,10 @@ struct Notification {
     }
 
     func accept(flags: Int32) {
-        guard sw.isTracked(key) else { return proceed() }
+        guard supervisor.processes.isTracked(key) else { return proceed() }
         let cloexec = Int32(SOCK_CLOEXEC.rawValue)
         let addressOut = n.args.1, lengthOut = n.args.2
-        answer { () throws(Errno) -> Int32 in
+        creating { () throws(Errno) -> Int32 in
             try sw.intercept(.accept, space: space, fd: fd, flags: flags, perform: { call throws(Errno) in
                 try withCopy { copy throws(Errno) in
                     try waitReadable(copy)
@@ -142,7 +151,7 @@ struct Notification {
                 if addressOut != 0, lengthOut != 0 {
                     try writePeer(supervisorPeer(local), to: addressOut, length: lengthOut)
                 }
-                return try install(local, cloexec: flags & cloexec != 0)
+                return try installAndAnswer(local, cloexec: flags & cloexec != 0)
             }).value
         }
     }
@@ -173,7 +182,7 @@ struct Notification {
         let level = Int32(truncatingIfNeeded: n.args.1), option = Int32(truncatingIfNeeded: n.args.2)
         let valueOut = n.args.3, lengthOut = n.args.4
         // Only integer options of tracked sockets; anything else the kernel answers itself.
-        guard sw.isTracked(key), readInt32(lengthOut) == 4 else { return proceed() }
+        guard supervisor.processes.isTracked(key), readInt32(lengthOut) == 4 else { return proceed() }
         answer { () throws(Errno) -> Int32 in
             let (value, call) = try sw.intercept(.getsockopt, space: space, fd: fd, level: level, option: option,
                                                  perform: { call throws(Errno) in
@@ -189,7 +198,7 @@ struct Notification {
     /// close: the kernel closes the descriptor itself ("continue") once the filters let it;
     /// a filter that fails the close answers with its error and the descriptor stays open.
     func close() {
-        guard sw.isTracked(key) else { return proceed() }
+        guard supervisor.processes.isTracked(key) else { return proceed() }
         do {
             _ = try sw.intercept(.close, space: space, fd: fd, perform: { _ throws(Errno) in 0 })
             proceed()

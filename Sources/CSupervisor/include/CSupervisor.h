@@ -39,8 +39,10 @@ int st_notif_respond(int listener, uint64_t id, int64_t val, int error);
 int st_notif_continue(int listener, uint64_t id);
 /* Whether the notification is still pending (its caller not gone nor interrupted). */
 int st_notif_valid(int listener, uint64_t id);
-/* Puts our descriptor `src` into the caller's table; returns its number there, or -1. */
-int st_notif_addfd(int listener, uint64_t id, int src, int cloexec);
+/* Puts our descriptor `src` into the caller's table and, with `send`, answers the call with
+ * its number in the same step (SECCOMP_ADDFD_FLAG_SEND: one handshake instead of two).
+ * Returns the number there, or -1. */
+int st_notif_addfd(int listener, uint64_t id, int src, int cloexec, int send);
 /* Asks the kernel to wake the supervised thread on our CPU (6.6+); 0 or -1. */
 int st_notif_sync_wakeup(int listener);
 
