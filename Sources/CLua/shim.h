@@ -57,6 +57,21 @@ static inline st_alloc_state *st_alloc_state_of(lua_State *L) {
     return (st_alloc_state *)ud;
 }
 
+/* Pushes "file:line: " of the script code that made the call: the innermost Lua level outside
+ * the module's own Lua parts (chunk "=socktest"), so a misuse that socktest.net passes on to a
+ * binding names the script's line, not the module's. */
+static inline void st_where(lua_State *L) {
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && strcmp(ar.source, "=socktest") != 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
 static inline int st_trampoline(lua_State *L) {
     st_swift_function fn = (st_swift_function)(uintptr_t)lua_touserdata(L, lua_upvalueindex(1));
     st_alloc_state *a = st_alloc_state_of(L);
@@ -66,7 +81,7 @@ static inline int st_trampoline(lua_State *L) {
     a->enforce = saved;
     if (n == ST_RAISE) {    /* raised here, with no Swift frame below us */
         if (lua_type(L, -1) == LUA_TSTRING) {   /* "script.lua:12: " + message, as luaL_error */
-            luaL_where(L, 1);
+            st_where(L);
             lua_insert(L, -2);
             lua_concat(L, 2);
         }

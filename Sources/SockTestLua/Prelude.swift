@@ -119,6 +119,17 @@ enum Prelude {
         return address:sub(1, 1) == "[" and st.AF_INET6 or st.AF_INET
       end
 
+      -- Calls f(fd, ...); if it raises (a misuse, such as a malformed address), closes fd
+      -- first so nothing leaks, then raises the same error (it already names the script's line).
+      local function guarded(fd, f, ...)
+        local ok, a, b = pcall(f, fd, ...)
+        if not ok then
+          st.close(fd)
+          error(a, 0)
+        end
+        return a, b
+      end
+
       local Conn = {__name = "socktest.net.conn"}
       Conn.__index = Conn
 
@@ -182,8 +193,8 @@ enum Prelude {
         local fd, err = st.socket(family, st.SOCK_STREAM, 0)
         if not fd then return nil, err end
         local ok
-        ok, err = st.bind(fd, address)
-        if ok then ok, err = st.listen(fd, backlog or 128) end
+        ok, err = guarded(fd, st.bind, address)
+        if ok then ok, err = guarded(fd, st.listen, backlog or 128) end
         if not ok then st.close(fd); return nil, err end
         return setmetatable({fd = fd}, Listener)
       end
@@ -194,7 +205,7 @@ enum Prelude {
         local fd, err = st.socket(family, st.SOCK_STREAM, 0)
         if not fd then return nil, err end
         local ok
-        ok, err = st.connect(fd, address)
+        ok, err = guarded(fd, st.connect, address)
         if not ok then st.close(fd); return nil, err end
         return setmetatable({fd = fd, remote = address}, Conn)
       end

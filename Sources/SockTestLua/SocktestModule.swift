@@ -207,6 +207,16 @@ enum SocktestModule {
         }
     }
 
+    /// now(): seconds on a monotonic clock, for measuring in scripts.
+    private static let now: LuaFunction = { L in
+        binding(L, "now") { _ throws(LuaRaise) in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            lua_pushnumber(L, Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
+            return 1
+        }
+    }
+
     /// sleep(seconds): waits without holding the Lua state.
     private static let sleep: LuaFunction = { L in
         binding(L, "sleep") { args throws(LuaRaise) in
@@ -214,18 +224,6 @@ enum SocktestModule {
             guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
             args.runtime.unlocked { pause(seconds) }
             return 0
-        }
-    }
-}
-
-extension SocktestModule {
-    /// now(): seconds on a monotonic clock, for measuring in scripts.
-    static let now: LuaFunction = { L in
-        binding(L, "now") { _ throws(LuaRaise) in
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            lua_pushnumber(L, Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)
-            return 1
         }
     }
 }

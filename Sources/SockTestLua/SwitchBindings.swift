@@ -23,8 +23,12 @@ enum SwitchBindings {
         }
     }
 
-    private static func pushTrue(_ args: LuaArguments) -> (Void) -> Int32 {
-        { _ in args.push(true); return 1 }
+    /// For calls whose success is just `true`.
+    private static func performTrue(_ args: LuaArguments, _ call: (Switch) throws(Errno) -> Void) -> Int32 {
+        perform(args, call) { _ in
+            args.push(true)
+            return 1
+        }
     }
 
     /// socket(family, type [, protocol]) → fd
@@ -41,7 +45,7 @@ enum SwitchBindings {
     private static let bind: LuaFunction = { L in
         binding(L, "bind") { args throws(LuaRaise) in
             let fd = try args.int32(1), address = try args.address(2)
-            return perform(args, { sw throws(Errno) in try sw.bind(fd, to: address) }, push: pushTrue(args))
+            return performTrue(args, { sw throws(Errno) in try sw.bind(fd, to: address) })
         }
     }
 
@@ -49,7 +53,7 @@ enum SwitchBindings {
     private static let connect: LuaFunction = { L in
         binding(L, "connect") { args throws(LuaRaise) in
             let fd = try args.int32(1), address = try args.address(2)
-            return perform(args, { sw throws(Errno) in try sw.connect(fd, to: address) }, push: pushTrue(args))
+            return performTrue(args, { sw throws(Errno) in try sw.connect(fd, to: address) })
         }
     }
 
@@ -57,7 +61,7 @@ enum SwitchBindings {
     private static let listen: LuaFunction = { L in
         binding(L, "listen") { args throws(LuaRaise) in
             let fd = try args.int32(1), backlog = try args.int32(2, default: 128)
-            return perform(args, { sw throws(Errno) in try sw.listen(fd, backlog: backlog) }, push: pushTrue(args))
+            return performTrue(args, { sw throws(Errno) in try sw.listen(fd, backlog: backlog) })
         }
     }
 
@@ -87,7 +91,7 @@ enum SwitchBindings {
     private static let close: LuaFunction = { L in
         binding(L, "close") { args throws(LuaRaise) in
             let fd = try args.int32(1)
-            return perform(args, { sw throws(Errno) in try sw.close(fd) }, push: pushTrue(args))
+            return performTrue(args, { sw throws(Errno) in try sw.close(fd) })
         }
     }
 

@@ -9,7 +9,6 @@ import SockTestCore
 /// progress, a filter's delay — it passes the lead to a parked follower (or starts one), so no
 /// other call waits behind it; afterwards it parks as a follower.
 final class Receivers: @unchecked Sendable {
-    private let mutex = PThreadMutex()
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let condMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var leading = false
