@@ -215,21 +215,32 @@ ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len) {
 }
 
 static volatile sig_atomic_t forward_pgid = 0;
+static volatile sig_atomic_t interrupts = 0;
 
+/* The first interrupting signal goes to the program's group as it is; a second one means
+ * "stop now" (the program ignored or is still handling the first) and kills the group. */
 static void forward(int sig) {
-    if (forward_pgid > 0) kill(-forward_pgid, sig);
+    if (forward_pgid <= 0) return;
+    interrupts = interrupts + 1;
+    kill(-forward_pgid, interrupts > 1 ? SIGKILL : sig);
 }
 
 void st_forward_signals(pid_t pgid) {
+    static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
     forward_pgid = pgid;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    for (size_t i = 0; i < sizeof signals / sizeof *signals; i++) sigaddset(&sa.sa_mask, signals[i]);
+    for (size_t i = 0; i < sizeof signals / sizeof *signals; i++) {
+        struct sigaction old;
+        /* A signal ignored on entry stays ignored, as a shell keeps it (nohup, background jobs);
+         * the program inherited that disposition too. */
+        if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(signals[i], &sa, NULL);
+    }
 }
 
 int st_user_notif_available(void) {

@@ -39,7 +39,11 @@ final class ExternalProgramTests: XCTestCase {
 
     func testPythonClientRefusedByAScript() throws {
         let (_, port) = try listener()
-        let refuse = try script(#"socktest.set("connect", function(so) return "ECONNREFUSED" end)"#)
+        // Only the test's own address: without HOME, libc's user lookups connect AF_UNIX sockets
+        // (nscd, systemd-userdb) through the same switch.
+        let refuse = try script("""
+            socktest.set("connect", function(so) if so.addr == "127.0.0.1:\(port)" then return "ECONNREFUSED" end end)
+            """)
         let program = """
             import socket, sys
             s = socket.socket()
@@ -53,7 +57,7 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertEqual(r.status, 7, "the program's own exit status: \(r.stderr)")
         XCTAssertEqual((r.json["filters"] as? [String: [String: Int]])?["connect"]?["failed"], 1)
         XCTAssertEqual(r.json["command_status"] as? String, "exited with status 7")
-        let stats = try XCTUnwrap((r.json["stats"] as? [[String: Any]])?.first)
+        let stats = try XCTUnwrap(r.inet4Stats, r.stdout)
         XCTAssertEqual(stats["opened"] as? Int, 1)
         XCTAssertEqual(stats["closed"] as? Int, 1, "Python's close went through the switch")
 
@@ -71,7 +75,7 @@ final class ExternalProgramTests: XCTestCase {
             """)
         let r = try Tool.run(["run", half, "--json", "--", client, "\(port)", "40", "4"])
         XCTAssertEqual(r.status, 20, "exactly half of 40 connects refused: \(r.stderr)")
-        let stats = try XCTUnwrap((r.json["stats"] as? [[String: Any]])?.first)
+        let stats = try XCTUnwrap(r.inet4Stats, r.stdout)
         XCTAssertEqual(stats["opened"] as? Int, 40)
         XCTAssertEqual(stats["connected"] as? Int, 20)
         XCTAssertEqual(stats["closed"] as? Int, 40)
@@ -96,7 +100,7 @@ final class ExternalProgramTests: XCTestCase {
         let r = try Tool.run(["run", half, "--json", "--", out, "\(port)", "10"])
         XCTAssertEqual(r.status, 5, "five of ten dials refused: \(r.stdout)\(r.stderr)")
         XCTAssertEqual(r.stdout.components(separatedBy: "connection refused").count - 1, 5)
-        let stats = try XCTUnwrap((r.json["stats"] as? [[String: Any]])?.first)
+        let stats = try XCTUnwrap(r.inet4Stats, r.stdout)
         XCTAssertEqual(stats["connected"] as? Int, 5, "Go's non-blocking connects completed through SO_ERROR")
     }
 
@@ -121,6 +125,7 @@ final class ExternalProgramTests: XCTestCase {
         let (_, port) = try listener()
         let rewrite = try script("""
             socktest.set("connect", function(so)
+              if so.addr ~= "127.0.0.1:\(port)" then return end
               return function(after)
                 assert(after.err == nil, "the real connect succeeded")
                 after.err = "ETIMEDOUT"
@@ -199,20 +204,44 @@ final class ExternalProgramTests: XCTestCase {
     }
 
     func testInterruptStopsTheProgramAndLeavesNothingBehind() throws {
-        let none = try script("-- nothing")
         let marker = "socktest-sleeper-\(UUID().uuidString.prefix(8))"
+        let (process, start) = try interrupted("(exec -a \(marker) sleep 30) & exec -a \(marker) sleep 30", times: 1)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the tool stopped promptly")
+        XCTAssertEqual(process.terminationStatus, 128 + SIGINT, "the program died of the forwarded SIGINT")
+        try assertNothingLeft(marker)
+    }
+
+    func testASecondInterruptKillsAProgramThatIgnoresTheFirst() throws {
+        let marker = "socktest-stubborn-\(UUID().uuidString.prefix(8))"
+        let (process, start) = try interrupted("trap '' INT; (exec -a \(marker) sleep 30) & exec -a \(marker) sleep 30", times: 2)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the second Ctrl-C stopped it")
+        XCTAssertEqual(process.terminationStatus, 128 + SIGKILL)
+        try assertNothingLeft(marker)
+    }
+
+    /// Runs `socktest-lua run -- bash -c SHELL`, then sends it SIGINT `times` times (as Ctrl-C
+    /// would), half a second apart; waits for it. The tool gets SIGINT's default disposition even
+    /// where this test runs with SIGINT ignored (a background job of a non-interactive shell).
+    private func interrupted(_ shell: String, times: Int) throws -> (Process, Date) {
+        let saved = signal(SIGINT, SIG_DFL)
+        defer { signal(SIGINT, saved) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Tool.executable)
-        process.arguments = ["run", none, "--", "bash", "-c", "(exec -a \(marker) sleep 30) & exec -a \(marker) sleep 30"]
+        process.arguments = ["run", try script("-- nothing"), "--", "bash", "-c", shell]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         usleep(500_000)
         let start = Date()
-        kill(process.processIdentifier, SIGINT)   // as Ctrl-C would
+        for _ in 0..<times {
+            kill(process.processIdentifier, SIGINT)
+            usleep(500_000)
+        }
         process.waitUntilExit()
-        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the tool stopped promptly")
-        XCTAssertEqual(process.terminationStatus, 128 + SIGINT)
+        return (process, start)
+    }
+
+    private func assertNothingLeft(_ marker: String) throws {
         usleep(200_000)
         let ps = Process()
         ps.executableURL = URL(fileURLWithPath: "/bin/sh")

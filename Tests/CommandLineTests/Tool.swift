@@ -12,6 +12,11 @@ struct Tool {
             let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
             return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
         }
+        /// The report's statistics for IPv4 sockets: a program's libc may open others of its own
+        /// (AF_UNIX sockets for user lookups), which the switch counts under their own cookies.
+        var inet4Stats: [String: Any]? {
+            (json["stats"] as? [[String: Any]])?.first { $0["family"] as? Int == Int(AF_INET) }
+        }
     }
 
     static let repo: String = {

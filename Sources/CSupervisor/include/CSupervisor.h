@@ -54,7 +54,8 @@ int st_pidfd_getfd(int pidfd, int fd);
 ssize_t st_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 
-/* Forwards SIGINT, SIGTERM and SIGHUP sent to us to the process group `pgid`. */
+/* Forwards SIGINT, SIGTERM and SIGHUP sent to us to the process group `pgid`; a second one
+ * kills the group. Signals ignored when we started stay ignored. */
 void st_forward_signals(pid_t pgid);
 
 /* kcmp(KCMP_FILE): 1 when pid1's fd1 and pid2's fd2 are the same open file, 0 when not,
