@@ -148,10 +148,12 @@ static inline void st_setbudget(lua_State *L, long long instructions) {
     intptr_t *left = (intptr_t *)lua_getextraspace(L);
     if (instructions < 0) {
         *left = -1;
-        lua_sethook(L, NULL, 0, 0);
+        if (lua_gethook(L) != NULL) lua_sethook(L, NULL, 0, 0);
     } else {
         *left = (intptr_t)(instructions / ST_HOOK_EVERY);
-        lua_sethook(L, st_budget_hook, LUA_MASKCOUNT, ST_HOOK_EVERY);
+        /* Set once per thread: the budget is the counter, the hook stays (its tick count runs
+         * on from the last call, which moves the limit by less than one tick). */
+        if (lua_gethook(L) != st_budget_hook) lua_sethook(L, st_budget_hook, LUA_MASKCOUNT, ST_HOOK_EVERY);
     }
 }
 
@@ -167,18 +169,29 @@ static inline int st_traceback_handler(lua_State *L) {
     return 1;
 }
 
-/* lua_pcall with a traceback message handler; script allocations are capped during the call. */
+/* lua_pcall with the message handler at stack index `handler`; script allocations are capped
+ * during the call. */
+static inline int st_pcall_with(lua_State *L, int handler, int nargs, int nresults) {
+    st_alloc_state *a = st_alloc_state_of(L);
+    int saved = a->enforce;
+    a->enforce = 1;
+    int status = lua_pcall(L, nargs, nresults, handler);
+    a->enforce = saved;
+    return status;
+}
+
+/* lua_pcall with a traceback message handler. */
 static inline int st_pcall(lua_State *L, int nargs, int nresults) {
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, st_traceback_handler);
     lua_insert(L, base);
-    st_alloc_state *a = st_alloc_state_of(L);
-    int saved = a->enforce;
-    a->enforce = 1;
-    int status = lua_pcall(L, nargs, nresults, base);
-    a->enforce = saved;
+    int status = st_pcall_with(L, base, nargs, nresults);
     lua_remove(L, base);
     return status;
 }
+
+/* A filter thread keeps the traceback handler at the bottom of its stack (index 1) for good:
+ * each filter call then runs st_pcall_with(T, 1, ...) with nothing to push or remove. */
+static inline void st_push_traceback_handler(lua_State *L) { lua_pushcfunction(L, st_traceback_handler); }
 
 #endif

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CSupervisor.h"
+#include "seccomp_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +18,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
 
 #if defined(__x86_64__)
 #define ST_AUDIT_ARCH AUDIT_ARCH_X86_64
@@ -184,9 +179,6 @@ int st_notif_valid(int listener, uint64_t id) {
     return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-#ifndef SECCOMP_ADDFD_FLAG_SEND
-#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
-#endif
 
 int st_notif_addfd(int listener, uint64_t id, int src, int cloexec, int send) {
     struct seccomp_notif_addfd addfd = {.id = id, .flags = send ? SECCOMP_ADDFD_FLAG_SEND : 0,

@@ -34,7 +34,7 @@ extension Switch {
     /// descriptor is the parent's socket (the parent may have opened more since the fork).
     public func inherit(_ child: Int32, from parent: Int32, where isCopy: (Int32) -> Bool) {
         let candidates = book.withLock { book in
-            book.table.filter { $0.key.space == parent }.map { ($0.key.fd, $0.value.status) }
+            book.table.sockets(in: parent).map { ($0.fd, $0.entry.status) }
         }
         let inherited = candidates.filter { isCopy($0.0) }
         book.withLock { book in

@@ -32,7 +32,7 @@ public final class Switch: Sendable {
 
     /// Per-cookie statistics, ordered by cookie.
     public func stats() -> [Stat] {
-        book.withLock { book in book.stats.values.sorted { $0.cookie < $1.cookie } }
+        book.withLock { book in book.stats.sorted { $0.cookie < $1.cookie } }
     }
 
     /// A copy of the table: descriptor → status of the sockets the switch opened or accepted in
@@ -40,34 +40,37 @@ public final class Switch: Sendable {
     public func sockets() -> Sockets {
         book.withLock { book in
             var sockets = Sockets()
-            for (key, entry) in book.table where key.space == 0 { sockets[key.fd] = entry.status }
+            for (fd, entry) in book.table.sockets(in: 0) { sockets[fd] = entry.status }
             return sockets
         }
     }
 
     /// The whole table, supervised programs' sockets included.
     public func allSockets() -> [SocketKey: Status] {
-        book.withLock { book in book.table.mapValues(\.status) }
+        book.withLock { book in book.table.all.mapValues(\.status) }
     }
 }
 
 /// The switch's bookkeeping: the socket table and the statistics. Guarded by `Switch.book`.
 struct Book {
-    struct Entry {
-        var status: Status
-        /// Tells apart two sockets that had the same descriptor number one after the other.
-        let serial: UInt64
-    }
+    typealias Entry = SocketTable.Entry
 
-    var table: [SocketKey: Entry] = [:]
-    var stats: [Cookie: Stat] = [:]
+    var table = SocketTable()
+    /// One per cookie, in the order first seen: a program uses a handful of cookies, so a search
+    /// of this short list is cheaper than hashing.
+    private(set) var stats: [Stat] = []
     private var nextSerial: UInt64 = 0
 
     enum Counter { case opened, connected, listened, accepted, closed }
 
     /// Counts one call: `counter` when it succeeded, its `...Failed` twin when not.
     mutating func count(_ cookie: Cookie, _ counter: Counter, failed: Bool = false) {
-        stats[cookie, default: Stat(cookie: cookie)].count(counter, failed: failed)
+        if let i = stats.firstIndex(where: { $0.cookie == cookie }) {
+            stats[i].count(counter, failed: failed)
+        } else {
+            stats.append(Stat(cookie: cookie))
+            stats[stats.count - 1].count(counter, failed: failed)
+        }
     }
 
     mutating func add(_ key: SocketKey, _ status: Status) {

@@ -47,9 +47,9 @@ struct LuaFilter: Sendable {
             slot.phase = .before
             let verdict = run(rt, slot, function, phase: .before)
             if case .after = verdict {} else { rt.checkin(slot) }
+            rt.seen[type.rawValue] += 1
             return (verdict, slot)
         }
-        count { $0.seen += 1 }
         switch verdict {
         case .after(let after):
             return { call throws(Errno) in try self.after(slot, after, &call) }
@@ -103,7 +103,7 @@ struct LuaFilter: Sendable {
         rt.push(function, on: T)
         lua_rawgeti(T, st_registryindex(), lua_Integer(slot.statusRef))
         st_setbudget(T, rt.limits.instructionsPerFilter)
-        let status = st_pcall(T, 1, 1)
+        let status = st_pcall_with(T, 1, 1, 1)  // the handler sits at index 1 (checkoutSlot)
         var what: String { phase == .before ? "filter for '\(type.name)'" : "after-filter for '\(type.name)'" }
         guard status == LUA_OK else {
             return .scriptError(rt.popError(T, status, origin: "\(function.origin): \(what)"))

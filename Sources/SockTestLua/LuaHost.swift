@@ -59,8 +59,13 @@ public final class LuaHost: Sendable {
 
     /// Per filter type: calls seen, failed, delayed, rewritten, and script errors.
     public var filterCounts: [FilterType: FilterCounts] {
-        runtime.counts.withLock { counts in
-            Dictionary(uniqueKeysWithValues: FilterType.allCases.map { ($0, counts[$0.rawValue]) })
+        let seen = runtime.withLua { $0.seen }
+        return runtime.counts.withLock { counts in
+            Dictionary(uniqueKeysWithValues: FilterType.allCases.map { type in
+                var counts = counts[type.rawValue]
+                counts.seen = seen[type.rawValue]
+                return (type, counts)
+            })
         }
     }
 

@@ -35,7 +35,11 @@ final class LuaRuntime: @unchecked Sendable {
     private let droppedCount = Atomic<Int>(0)
 
     let errors = Locked<[String]>([])
+    /// Per filter type; `seen` is kept apart, in `seen`, since every call counts it.
     let counts = Locked<[FilterCounts]>(Array(repeating: FilterCounts(), count: FilterType.allCases.count))
+    /// Calls seen per filter type. Guard held: every filter call takes the guard anyway, so
+    /// counting here costs no second lock.
+    var seen = Array(repeating: 0, count: FilterType.allCases.count)
     /// Filter types this host has set on the switch; cleared from it when the host closes.
     let filtersSet = Locked<Set<FilterType>>([])
 
@@ -192,6 +196,7 @@ final class LuaRuntime: @unchecked Sendable {
         if let index = freeSlots.popLast() { return slots[index] }
         let thread = lua_newthread(service)!
         let threadRef = luaL_ref(service, st_registryindex())
+        st_push_traceback_handler(thread)       // index 1 of the slot's stack, for good
         let index = slots.count
         StatusObject.push(service, slot: index)
         let statusRef = luaL_ref(service, st_registryindex())

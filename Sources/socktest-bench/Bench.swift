@@ -15,12 +15,13 @@ struct Bench: ParsableCommand {
             cost, free of the noise of real socket work). W1 = socket + close. W2 = loopback TCP
             socket + connect + accept + close of both.
             Each case runs --repetitions times, interleaved with the others; the median ns per
-            iteration is reported with its ratio to the raw calls of the same workload.
+            iteration is reported, and its ratio to the raw calls of the same workload: the median,
+            over repetitions, of the case's time over the raw calls' time in the same repetition.
             """)
 
-    @Option(help: "Iterations of W1 per repetition.") var w1 = 20_000
-    @Option(help: "Iterations of W2 per repetition.") var w2 = 3_000
-    @Option(help: "Repetitions per case (the median is reported).") var repetitions = 7
+    @Option(help: "Iterations of W1 per repetition.") var w1 = 5_000
+    @Option(help: "Iterations of W2 per repetition.") var w2 = 800
+    @Option(help: "Repetitions per case (medians are reported).") var repetitions = 21
     @Flag(help: "Also measure external-program mode (needs cc, the socktest-lua binary, strace if present).")
     var external = false
     @Flag(help: "Also measure memory with 10,000 tracked sockets.") var memory = false
@@ -66,6 +67,31 @@ struct CaseResult: Codable {
 struct Report: Codable {
     var cases: [CaseResult]
     var memory: Memory.Result?
+}
+
+/// Times `cases` in `repetitions` interleaved rounds: `time(i)` gives case i's ns per iteration.
+/// The order rotates each round, so no case always runs right after the same other one (a case
+/// pays for kernel work its predecessor deferred), and each case starts after a short pause in
+/// which that work (sockets are freed after an RCU grace period) gets done.
+///
+/// A case's ratio is the median over rounds of its time divided by its baseline's time in the
+/// same round: the cases of a round run within moments of each other, so the machine's slower
+/// and faster spells (a VM's neighbours) cancel out of the ratio.
+func interleaved(_ workload: Workload, _ names: [String], baseline: (Int) -> Int, repetitions: Int,
+                 _ time: (Int) throws -> Double) rethrows -> [CaseResult] {
+    var samples = Array(repeating: [Double](), count: names.count)
+    for round in 0..<repetitions {
+        for k in 0..<names.count {
+            let i = (k + round) % names.count
+            usleep(20_000)
+            samples[i].append(try time(i))
+        }
+    }
+    return names.indices.map { i in
+        let ratios = zip(samples[i], samples[baseline(i)]).map { $0 / $1 }
+        return CaseResult(workload: workload, name: "\(workload.rawValue) \(names[i])",
+                          nsPerIteration: median(samples[i]), ratio: median(ratios), samples: samples[i])
+    }
 }
 
 func median(_ xs: [Double]) -> Double {

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 
 /// External-program mode: the C workload program run natively, under `socktest-lua run` with a
-/// no-op connect filter, and under `strace --seccomp-bpf` with an injection rule that never
-/// fires (the nearest peer), when strace is installed.
+/// no-op connect filter, under the floor (the same calls trapped and answered "continue" at once,
+/// `notify-floor.c`), and under `strace --seccomp-bpf` with an injection rule that never fires
+/// (the nearest peer), when strace is installed.
 enum External {
     static let here: String = {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -11,13 +12,15 @@ enum External {
     }()
 
     static func measure(_ workload: Workload, iterations: Int, repetitions: Int) throws -> [CaseResult] {
-        let program = try buildProgram()
+        let program = try buildProgram("workload")
+        let floor = try buildProgram("notify-floor")
         let script = NSTemporaryDirectory() + "socktest-bench-noop.lua"
         try #"socktest.set("connect", function(so) end)"#.write(toFile: script, atomically: true, encoding: .utf8)
         let arg = workload == .w1 ? "w1" : "w2"
         var cases: [(String, [String])] = [
             ("program, native", [program, arg, "\(iterations)"]),
             ("program, socktest-lua run (no-op connect filter)", [here + "/socktest-lua", "run", script, "--", program, arg, "\(iterations)"]),
+            ("program, floor: trap + continue", [floor, program, arg, "\(iterations)"]),
         ]
         if let strace = which("strace") {
             // strace 6.1 caps when= at 65535: a rule for call 65535+ never fires in these runs.
@@ -26,14 +29,8 @@ enum External {
                 "-e", "trace=socket,connect,accept,accept4,close",
                 "-e", "inject=connect:error=ECONNREFUSED:when=65535", program, arg, "\(min(iterations, 60_000))"]))
         }
-        var samples = Array(repeating: [Double](), count: cases.count)
-        for _ in 0..<repetitions {
-            for (i, c) in cases.enumerated() { samples[i].append(try run(c.1)) }
-        }
-        let native = median(samples[0])
-        return cases.enumerated().map { i, c in
-            CaseResult(workload: workload, name: "\(workload.rawValue) \(c.0)", nsPerIteration: median(samples[i]),
-                       ratio: median(samples[i]) / native, samples: samples[i])
+        return try interleaved(workload, cases.map(\.0), baseline: { _ in 0 }, repetitions: repetitions) { i in
+            try run(cases[i].1)
         }
     }
 
@@ -54,9 +51,10 @@ enum External {
         return ns
     }
 
-    static func buildProgram() throws -> String {
-        let source = try findSource()
-        let out = NSTemporaryDirectory() + "socktest-bench-workload"
+    /// Builds scripts/bench-programs/NAME.c into a temporary file.
+    static func buildProgram(_ name: String) throws -> String {
+        let source = try findSource(name + ".c")
+        let out = NSTemporaryDirectory() + "socktest-bench-" + name
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-O2", "-o", out, source]
@@ -66,14 +64,14 @@ enum External {
         return out
     }
 
-    static func findSource() throws -> String {
+    static func findSource(_ file: String) throws -> String {
         var dir = here
         for _ in 0..<6 {
-            let candidate = dir + "/scripts/bench-programs/workload.c"
+            let candidate = dir + "/scripts/bench-programs/" + file
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
             dir = (dir as NSString).deletingLastPathComponent
         }
-        throw ValidationError("scripts/bench-programs/workload.c not found above \(here)")
+        throw ValidationError("scripts/bench-programs/\(file) not found above \(here)")
     }
 
     static func which(_ name: String) -> String? {

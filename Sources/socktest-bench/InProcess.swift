@@ -90,19 +90,10 @@ enum InProcess {
             ("switch, Lua after-filter on every call", switched(after), 1),
             ("raw, 2 threads", raw, 2), ("switch, Lua filter, 2 threads", switched(filtered), 2),
         ]
-        var samples = Array(repeating: [Double](), count: cases.count)
         _ = time(workload, raw, iterations: iterations / 10)   // warm up
-        for _ in 0..<repetitions {
-            for (i, c) in cases.enumerated() {
-                samples[i].append(time(workload, c.1, iterations: iterations, threads: c.2))
-            }
-        }
-        let rawOne = median(samples[0]), rawTwo = median(samples[4])
-        withExtendedLifetime((filterHost, afterHost)) {}
-        return cases.enumerated().map { i, c in
-            let m = median(samples[i])
-            return CaseResult(workload: workload, name: "\(workload.rawValue) \(c.0)", nsPerIteration: m,
-                              ratio: m / (c.2 == 2 ? rawTwo : rawOne), samples: samples[i])
+        defer { withExtendedLifetime((filterHost, afterHost)) {} }
+        return interleaved(workload, cases.map(\.0), baseline: { cases[$0].2 == 2 ? 4 : 0 }, repetitions: repetitions) { i in
+            time(workload, cases[i].1, iterations: iterations, threads: cases[i].2)
         }
     }
 
@@ -119,19 +110,11 @@ enum InProcess {
             ("switch, no filter", { _ = try? sw.socket(family: family, type: stream) }),
             ("switch, Lua filter", { _ = try? filtered.socket(family: family, type: stream) }),
         ]
-        var samples = Array(repeating: [Double](), count: cases.count)
-        for _ in 0..<repetitions {
-            for (i, c) in cases.enumerated() {
-                let start = monotonicNs()
-                for _ in 0..<iterations { c.1() }
-                samples[i].append((monotonicNs() - start) / Double(iterations))
-            }
-        }
-        withExtendedLifetime(host) {}
-        let raw = median(samples[0])
-        return cases.enumerated().map { i, c in
-            CaseResult(workload: .w0, name: "W0 \(c.0)", nsPerIteration: median(samples[i]),
-                       ratio: median(samples[i]) / raw, samples: samples[i])
+        defer { withExtendedLifetime(host) {} }
+        return interleaved(.w0, cases.map(\.0), baseline: { _ in 0 }, repetitions: repetitions) { i in
+            let start = monotonicNs()
+            for _ in 0..<iterations { cases[i].1() }
+            return (monotonicNs() - start) / Double(iterations)
         }
     }
 }

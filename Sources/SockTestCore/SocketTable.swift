@@ -1,0 +1,47 @@
+/// The switch's socket table: which descriptors it tracks, and each one's entry.
+///
+/// This process's descriptors (space 0) are small, dense numbers: they index an array, so the
+/// in-process pipeline looks a socket up without hashing. A supervised program's descriptors,
+/// keyed by process as well, sit in a dictionary.
+struct SocketTable {
+    struct Entry {
+        var status: Status
+        /// Tells apart two sockets that had the same descriptor number one after the other.
+        let serial: UInt64
+    }
+
+    private var local: [Entry?] = []
+    private var remote: [SocketKey: Entry] = [:]
+
+    subscript(key: SocketKey) -> Entry? {
+        get {
+            if key.space != 0 { return remote[key] }
+            return key.fd >= 0 && Int(key.fd) < local.count ? local[Int(key.fd)] : nil
+        }
+        set {
+            guard key.space == 0 else { remote[key] = newValue; return }
+            guard key.fd >= 0 else { return }
+            let index = Int(key.fd)
+            if index >= local.count {
+                guard newValue != nil else { return }
+                local.append(contentsOf: repeatElement(nil, count: index - local.count + 1))
+            }
+            local[index] = newValue
+        }
+    }
+
+    /// Every tracked socket of process `space` (0: this one).
+    func sockets(in space: Int32) -> [(fd: Int32, entry: Entry)] {
+        guard space != 0 else {
+            return local.indices.compactMap { i in local[i].map { (Int32(i), $0) } }
+        }
+        return remote.compactMap { key, entry in key.space == space ? (key.fd, entry) : nil }
+    }
+
+    /// Every tracked socket, of every process.
+    var all: [SocketKey: Entry] {
+        var all = remote
+        for (fd, entry) in sockets(in: 0) { all[SocketKey(space: 0, fd: fd)] = entry }
+        return all
+    }
+}
