@@ -35,7 +35,7 @@ final class LuaRuntime: @unchecked Sendable {
     private let droppedCount = Atomic<Int>(0)
 
     let errors = Locked<[String]>([])
-    /// Per filter type; `seen` is kept apart, in `seen`, since every call counts it.
+    /// Per filter type, all but `seen` (below).
     let counts = Locked<[FilterCounts]>(Array(repeating: FilterCounts(), count: FilterType.allCases.count))
     /// Calls seen per filter type. Guard held: every filter call takes the guard anyway, so
     /// counting here costs no second lock.

@@ -92,7 +92,9 @@ enum InProcess {
         ]
         _ = time(workload, raw, iterations: iterations / 10)   // warm up
         defer { withExtendedLifetime((filterHost, afterHost)) {} }
-        return interleaved(workload, cases.map(\.0), baseline: { cases[$0].2 == 2 ? 4 : 0 }, repetitions: repetitions) { i in
+        let rawTwoThreads = cases.firstIndex { $0.0 == "raw, 2 threads" }!
+        return interleaved(workload, cases.map(\.0), baseline: { cases[$0].2 == 2 ? rawTwoThreads : 0 },
+                           repetitions: repetitions) { i in
             time(workload, cases[i].1, iterations: iterations, threads: cases[i].2)
         }
     }
