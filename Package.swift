@@ -47,6 +47,7 @@ let package = Package(
         .executableTarget(
             name: "socktest-bench",
             dependencies: [
+                "CLua",
                 "SockTestLua",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

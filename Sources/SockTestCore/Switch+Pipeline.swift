@@ -25,9 +25,8 @@ extension Switch {
         }
 
         var after: AfterFilter?
-        if hasFilter(call.type), !FilterScope.isActive, let filter = filters.withLock({ $0[call.type.rawValue] }) {
-            let before = call
-            after = try FilterScope.run { () throws(Errno) in try filter(before) }
+        if hasFilter(call.type), !FilterScope.isActive, let box = filters.withLock({ $0[call.type.rawValue] }) {
+            after = try FilterScope.run { () throws(Errno) in try box.filter(call) }
         }
 
         var outcome: Result<Int32, Errno>

@@ -8,7 +8,9 @@ import Synchronization
 /// straight to the system. Every wrapped call runs the same pipeline (`Switch+Pipeline.swift`).
 /// All methods may be called from any thread; counters are exact under concurrency.
 public final class Switch: Sendable {
-    let filters = Locked<[Filter?]>(Array(repeating: nil, count: FilterType.allCases.count))
+    /// Boxed: a function stored straight in an array is kept at the array's generic abstraction,
+    /// and every call through it would copy the `Call` in a conversion thunk.
+    let filters = Locked<[FilterBox?]>(Array(repeating: nil, count: FilterType.allCases.count))
     /// Bit n set when a filter of type n is set: calls of other types skip the filter lock.
     let filterMask = Atomic<Int>(0)
     let book = Locked(Book())
@@ -19,7 +21,7 @@ public final class Switch: Sendable {
     /// before-filter are not affected.
     public func set(_ type: FilterType, _ filter: Filter?) {
         filters.withLock { filters in
-            filters[type.rawValue] = filter
+            filters[type.rawValue] = filter.map(FilterBox.init)
             let bit = 1 << type.rawValue
             if filter == nil { filterMask.bitwiseAnd(~bit, ordering: .releasing) } else { filterMask.bitwiseOr(bit, ordering: .releasing) }
         }
@@ -49,6 +51,11 @@ public final class Switch: Sendable {
     public func allSockets() -> [SocketKey: Status] {
         book.withLock { book in book.table.all.mapValues(\.status) }
     }
+}
+
+final class FilterBox: Sendable {
+    let filter: Filter
+    init(_ filter: @escaping Filter) { self.filter = filter }
 }
 
 /// The switch's bookkeeping: the socket table and the statistics. Guarded by `Switch.book`.

@@ -41,16 +41,19 @@ struct LuaFilter: Sendable {
     }
 
     private func before(_ call: Call) throws(Errno) -> AfterFilter? {
-        let (verdict, slot) = runtime.withLua { rt in
-            let slot = rt.checkoutSlot()
-            slot.call = call
-            slot.phase = .before
-            let verdict = run(rt, slot, function, phase: .before)
-            if case .after = verdict {} else { rt.checkin(slot) }
-            rt.seen[type.rawValue] += 1
-            return (verdict, slot)
+        let (verdict, slot) = withUnsafePointer(to: call) { call in
+            runtime.withLua { rt in
+                let slot = rt.checkoutSlot()
+                slot.status.pointee = StatusObject.Target(call: UnsafeMutablePointer(mutating: call))
+                let verdict = run(rt, slot, function, phase: .before)
+                if case .after = verdict { slot.status.pointee.call = nil } else { rt.checkin(slot) }
+                rt.see(type)
+                return (verdict, slot)
+            }
         }
         switch verdict {
+        case .proceed:
+            return nil
         case .after(let after):
             return { call throws(Errno) in try self.after(slot, after, &call) }
         default:
@@ -60,18 +63,15 @@ struct LuaFilter: Sendable {
     }
 
     private func after(_ slot: Slot, _ after: LuaRef, _ call: inout Call) throws(Errno) {
-        let (verdict, status) = runtime.withLua { rt in
-            slot.call = call
-            slot.phase = .after
-            let verdict = run(rt, slot, after, phase: .after)
-            let status = slot.call!.status
-            rt.checkin(slot)
-            return (verdict, status)
+        let outcome = call.status
+        let verdict = withUnsafeMutablePointer(to: &call) { call in
+            runtime.withLua { rt in
+                slot.status.pointee = StatusObject.Target(call: call, after: true)
+                defer { rt.checkin(slot) }
+                return run(rt, slot, after, phase: .after)
+            }
         }
-        if status != call.status {
-            count { $0.rewritten += 1 }
-            call.status = status
-        }
+        if call.status != outcome { count { $0.rewritten += 1 } }
         try settle(verdict)
     }
 
@@ -98,7 +98,9 @@ struct LuaFilter: Sendable {
     }
 
     /// Runs `function(so)` on the slot's thread (guard held) and reads its result.
-    private func run(_ rt: LuaRuntime, _ slot: Slot, _ function: LuaRef, phase: Slot.Phase) -> Verdict {
+    private enum Phase { case before, after }
+
+    private func run(_ rt: LuaRuntime, _ slot: Slot, _ function: LuaRef, phase: Phase) -> Verdict {
         let T = slot.thread
         rt.push(function, on: T)
         lua_rawgeti(T, st_registryindex(), lua_Integer(slot.statusRef))
@@ -106,7 +108,7 @@ struct LuaFilter: Sendable {
         let status = st_pcall_with(T, 1, 1, 1)  // the handler sits at index 1 (checkoutSlot)
         var what: String { phase == .before ? "filter for '\(type.name)'" : "after-filter for '\(type.name)'" }
         guard status == LUA_OK else {
-            return .scriptError(rt.popError(T, status, origin: "\(function.origin): \(what)"))
+            return .scriptError(rt.popError(T, status, origin: "\(rt.origin(of: function)): \(what)"))
         }
         defer { st_pop(T, 1) }
         switch lua_type(T, -1) {
@@ -116,12 +118,11 @@ struct LuaFilter: Sendable {
             do throws(LuaArguments.ErrnoValueError) {
                 return .fail(try LuaArguments.errno(T, -1))
             } catch {
-                return .scriptError("\(function.origin): \(what) returned an invalid errno: \(error.message)")
+                return .scriptError("\(rt.origin(of: function)): \(what) returned an invalid errno: \(error.message)")
             }
         case LUA_TFUNCTION where phase == .before:
             lua_pushvalue(T, -1)
             let after = rt.ref(T)
-            after.origin = rt.origin(ofFunctionOn: T)
             return .after(after)
         default:
             if let delay = Delay.from(T, -1) { return .delay(delay.seconds, delay.err) }
@@ -129,7 +130,7 @@ struct LuaFilter: Sendable {
                 ? "nothing, an errno name or number, an after-filter function, or socktest.delay(...)"
                 : "nothing, an errno name or number, or socktest.delay(...)"
             let got = String(cString: st_typename(T, -1))
-            return .scriptError("\(function.origin): \(what) returned a \(got); expected \(expected)")
+            return .scriptError("\(rt.origin(of: function)): \(what) returned a \(got); expected \(expected)")
         }
     }
 

@@ -25,9 +25,17 @@ final class LuaRuntime: @unchecked Sendable {
     private let service: LuaState
     private let alloc: UnsafeMutablePointer<st_alloc_state>
 
-    private var slots: [Slot] = []
-    private var freeSlots: [Int] = []
-    private var random: SplitMix64
+    /// What only the guard's holder touches. Out of line, so an access costs no dynamic
+    /// exclusivity check: the guard is the check.
+    private struct Guarded {
+        var slots: [Slot] = []
+        var freeSlots: [Int] = []
+        var random: SplitMix64
+        /// Calls seen per filter type: every filter call takes the guard anyway, so counting
+        /// here costs no second lock.
+        var seen = Array(repeating: 0, count: FilterType.allCases.count)
+    }
+    private let guarded: UnsafeMutablePointer<Guarded>
     /// Registry references dropped by Swift objects (`LuaRef.deinit`) on any thread, released
     /// the next time someone holds the guard.
     private let droppedRefs = Locked<[Int32]>([])
@@ -35,22 +43,22 @@ final class LuaRuntime: @unchecked Sendable {
     private let droppedCount = Atomic<Int>(0)
 
     let errors = Locked<[String]>([])
-    /// Per filter type, all but `seen` (below).
+    /// Per filter type, all but `seen`.
     let counts = Locked<[FilterCounts]>(Array(repeating: FilterCounts(), count: FilterType.allCases.count))
-    /// Calls seen per filter type. Guard held: every filter call takes the guard anyway, so
-    /// counting here costs no second lock.
-    var seen = Array(repeating: 0, count: FilterType.allCases.count)
     /// Filter types this host has set on the switch; cleared from it when the host closes.
     let filtersSet = Locked<Set<FilterType>>([])
 
     init(switch sw: Switch, seed: UInt64, limits: LuaHost.Limits) throws(LuaError) {
         self.sw = sw
         self.limits = limits
-        random = SplitMix64(seed: seed)
+        guarded = .allocate(capacity: 1)
+        guarded.initialize(to: Guarded(random: SplitMix64(seed: seed)))
         alloc = .allocate(capacity: 1)
         alloc.initialize(to: st_alloc_state(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0))
         guard let L = st_newstate(alloc) else {
             alloc.deallocate()
+            guarded.deinitialize(count: 1)
+            guarded.deallocate()
             throw LuaError("cannot create a Lua state")
         }
         self.L = L
@@ -64,6 +72,8 @@ final class LuaRuntime: @unchecked Sendable {
     deinit {
         lua_close(L)
         alloc.deallocate()
+        guarded.deinitialize(count: 1)
+        guarded.deallocate()
     }
 
     var context: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
@@ -100,7 +110,13 @@ final class LuaRuntime: @unchecked Sendable {
     }
 
     /// The run's seeded generator: a number in [0, 1). Guard held.
-    func nextRandom() -> Double { random.nextUnit() }
+    func nextRandom() -> Double { guarded.pointee.random.nextUnit() }
+
+    /// Calls seen per filter type. Guard held.
+    var seen: [Int] { guarded.pointee.seen }
+
+    /// Counts a call seen by the filter of `type`. Guard held.
+    func see(_ type: FilterType) { guarded.pointee.seen[type.rawValue] += 1 }
 
     /// Puts `templates` ("dir/?.lua") in front of `package.path`.
     func prependModulePath(_ templates: [String]) {
@@ -192,25 +208,25 @@ final class LuaRuntime: @unchecked Sendable {
 
     // MARK: - Slots: a Lua thread and a status object per call in flight
 
+    /// A free slot, or a new one. Guard held.
     func checkoutSlot() -> Slot {
-        if let index = freeSlots.popLast() { return slots[index] }
+        let g = guarded
+        if let index = g.pointee.freeSlots.popLast() { return g.pointee.slots[index] }
         let thread = lua_newthread(service)!
-        let threadRef = luaL_ref(service, st_registryindex())
-        st_push_traceback_handler(thread)       // index 1 of the slot's stack, for good
-        let index = slots.count
-        StatusObject.push(service, slot: index)
+        _ = luaL_ref(service, st_registryindex())           // anchors the thread
+        st_push_traceback_handler(thread)                   // index 1 of the slot's stack, for good
+        let status = StatusObject.push(service)
         let statusRef = luaL_ref(service, st_registryindex())
-        let slot = Slot(index: index, thread: thread, threadRef: threadRef, statusRef: statusRef)
-        slots.append(slot)
+        let slot = Slot(index: g.pointee.slots.count, thread: thread, statusRef: statusRef, status: status)
+        g.pointee.slots.append(slot)
         return slot
     }
 
+    /// Returns a slot; its status object reads as nil until the next call. Guard held.
     func checkin(_ slot: Slot) {
-        slot.call = nil
-        freeSlots.append(slot.index)
+        slot.status.pointee.call = nil
+        guarded.pointee.freeSlots.append(slot.index)
     }
-
-    func slot(_ index: Int) -> Slot? { index < slots.count ? slots[index] : nil }
 
     // MARK: - References to Lua values held by Swift
 
@@ -239,6 +255,14 @@ final class LuaRuntime: @unchecked Sendable {
         for ref in refs { luaL_unref(service, st_registryindex(), ref) }
     }
 
+    /// "script.lua:12" for a function held by Swift: looked up when an error needs it, not
+    /// when the function is anchored (an after-filter is anchored on every call). Guard held.
+    func origin(of function: LuaRef) -> String {
+        push(function, on: service)
+        defer { st_pop(service, 1) }
+        return origin(ofFunctionOn: service)
+    }
+
     /// "script.lua:12" for the function on top of `thread` (left in place).
     func origin(ofFunctionOn thread: LuaState) -> String {
         var ar = lua_Debug()
@@ -252,21 +276,20 @@ final class LuaRuntime: @unchecked Sendable {
 }
 
 /// One call in flight through a Lua filter: its Lua thread, and the status object the filter
-/// sees (a userdata that reads `call`).
+/// sees (a userdata that reads the caller's `Call` in place). Immutable: what changes per call
+/// lives in the status object's memory.
 final class Slot: @unchecked Sendable {
-    enum Phase { case before, after }
     let index: Int
     let thread: LuaState
-    let threadRef: Int32
     let statusRef: Int32
-    var call: Call?
-    var phase = Phase.before
+    /// The status object's memory (owned by Lua, anchored by `statusRef`).
+    let status: UnsafeMutablePointer<StatusObject.Target>
 
-    init(index: Int, thread: LuaState, threadRef: Int32, statusRef: Int32) {
+    init(index: Int, thread: LuaState, statusRef: Int32, status: UnsafeMutablePointer<StatusObject.Target>) {
         self.index = index
         self.thread = thread
-        self.threadRef = threadRef
         self.statusRef = statusRef
+        self.status = status
     }
 }
 
@@ -274,7 +297,6 @@ final class Slot: @unchecked Sendable {
 final class LuaRef: @unchecked Sendable {
     let runtime: LuaRuntime
     let ref: Int32
-    var origin = "?"
 
     init(runtime: LuaRuntime, ref: Int32) {
         self.runtime = runtime

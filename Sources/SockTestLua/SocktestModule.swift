@@ -90,9 +90,7 @@ enum SocktestModule {
             }
             guard st_isfunction(L, 2) != 0 else { throw args.argError(2, "function or nil expected, got \(args.typeName(2))") }
             lua_settop(L, 2)
-            let origin = rt.origin(ofFunctionOn: L!)
             let function = rt.ref(L!)
-            function.origin = origin
             rt.filtersSet.withLock { _ = $0.insert(type) }
             rt.sw.set(type, LuaFilter(runtime: rt, type: type, function: function).filter)
             return 0

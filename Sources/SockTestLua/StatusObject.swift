@@ -2,18 +2,28 @@ import CLua
 import SockTestCore
 
 /// The status object a filter sees (`so`): a userdata of type "socktest.status" that reads the
-/// call in flight. One per slot, reused call after call (no allocation per call). Fields:
-/// op, fd, family, type, protocol, cookie, err, socket_err, addr, backlog, level, opt, flags.
-/// `err` and `socket_err` may be assigned in an after-filter (nil, an errno name or a number);
-/// everything else is read-only. Outside its call the object reads as nil.
+/// call in flight in place (the caller's own `Call`, never a copy). One per slot, reused call
+/// after call (no allocation per call). Fields: op, fd, family, type, protocol, cookie, err,
+/// socket_err, addr, backlog, level, opt, flags. `err` and `socket_err` may be assigned in an
+/// after-filter (nil, an errno name or a number); everything else is read-only. Outside its call
+/// the object reads as nil.
 enum StatusObject {
     static let typeName = "socktest.status"
 
-    /// Pushes a new status object bound to slot `index`.
-    static func push(_ L: LuaState, slot index: Int) {
-        let raw = lua_newuserdatauv(L, MemoryLayout<Int>.size, 0)!
-        raw.storeBytes(of: index, as: Int.self)
+    /// The userdata's memory: which call it reads, and whether that call has run (an
+    /// after-filter, which may write `err` and `socket_err`). Set and cleared under the guard.
+    struct Target {
+        var call: UnsafeMutablePointer<Call>?
+        var after = false
+    }
+
+    /// Pushes a new status object, reading nothing yet; its memory.
+    static func push(_ L: LuaState) -> UnsafeMutablePointer<Target> {
+        let raw = lua_newuserdatauv(L, MemoryLayout<Target>.size, 0)!
+        let target = raw.bindMemory(to: Target.self, capacity: 1)
+        target.initialize(to: Target())
         luaL_setmetatable(L, typeName)
+        return target
     }
 
     /// Creates the metatable (runtime set up, guard held).
@@ -27,32 +37,31 @@ enum StatusObject {
         st_pop(L, 1)
     }
 
-    private static func slot(_ args: LuaArguments) -> Slot? {
-        guard let raw = luaL_testudata(args.L, 1, typeName) else { return nil }
-        return args.runtime.slot(raw.load(as: Int.self))
+    private static func target(_ args: LuaArguments) -> UnsafeMutablePointer<Target>? {
+        luaL_testudata(args.L, 1, typeName)?.assumingMemoryBound(to: Target.self)
     }
 
     private static let index: LuaFunction = { L in
         binding(L, "index") { args throws(LuaRaise) in
-            guard let call = slot(args)?.call, lua_type(args.L, 2) == LUA_TSTRING else {
+            guard let call = target(args)?.pointee.call, lua_type(args.L, 2) == LUA_TSTRING else {
                 args.pushNil()
                 return 1
             }
-            let cookie = call.status.cookie
+            let cookie = call.pointee.status.cookie
             switch try args.string(2) {
-            case "op": args.push(call.type.name)
-            case "fd": if let fd = call.fd { args.push(fd) } else { args.pushNil() }
+            case "op": args.push(call.pointee.type.name)
+            case "fd": if let fd = call.pointee.fd { args.push(fd) } else { args.pushNil() }
             case "family": args.push(cookie.family)
             case "type": args.push(cookie.type)
             case "protocol": args.push(cookie.protocol)
             case "cookie": args.push(Int64(bitPattern: cookie.rawValue))
-            case "err": if let err = call.status.err { args.push(err.name) } else { args.pushNil() }
-            case "socket_err": if let err = call.status.socketErr { args.push(err.name) } else { args.pushNil() }
-            case "addr": args.push(call.address)
-            case "backlog": if let v = call.backlog { args.push(v) } else { args.pushNil() }
-            case "level": if let v = call.level { args.push(v) } else { args.pushNil() }
-            case "opt": if let v = call.option { args.push(v) } else { args.pushNil() }
-            case "flags": if let v = call.flags { args.push(v) } else { args.pushNil() }
+            case "err": if let err = call.pointee.status.err { args.push(err.name) } else { args.pushNil() }
+            case "socket_err": if let err = call.pointee.status.socketErr { args.push(err.name) } else { args.pushNil() }
+            case "addr": args.push(call.pointee.address)
+            case "backlog": if let v = call.pointee.backlog { args.push(v) } else { args.pushNil() }
+            case "level": if let v = call.pointee.level { args.push(v) } else { args.pushNil() }
+            case "opt": if let v = call.pointee.option { args.push(v) } else { args.pushNil() }
+            case "flags": if let v = call.pointee.flags { args.push(v) } else { args.pushNil() }
             default: args.pushNil()
             }
             return 1
@@ -65,10 +74,10 @@ enum StatusObject {
             guard key == "err" || key == "socket_err" else {
                 throw LuaRaise("status field '\(key)' is read-only (only err and socket_err can be set)")
             }
-            guard let slot = slot(args), slot.call != nil else {
+            guard let target = target(args), let call = target.pointee.call else {
                 throw LuaRaise("status object used outside its call")
             }
-            guard slot.phase == .after else {
+            guard target.pointee.after else {
                 throw LuaRaise("'\(key)' can only be set in an after-filter (a filter fails a call by returning an errno)")
             }
             var value: Errno?
@@ -79,14 +88,14 @@ enum StatusObject {
                     throw LuaRaise("cannot set '\(key)': \(error.message)")
                 }
             }
-            if key == "err" { slot.call!.status.err = value } else { slot.call!.status.socketErr = value }
+            if key == "err" { call.pointee.status.err = value } else { call.pointee.status.socketErr = value }
             return 0
         }
     }
 
     private static let toString: LuaFunction = { L in
         binding(L, "tostring") { args throws(LuaRaise) in
-            args.push(slot(args)?.call?.status.description ?? "socktest.status (outside its call)")
+            args.push(target(args)?.pointee.call?.pointee.status.description ?? "socktest.status (outside its call)")
             return 1
         }
     }

@@ -84,14 +84,16 @@ enum InProcess {
               socktest.set(kind, function(so) return function(a) end end)
             end
             """, name: "noop-after-filters.lua")
+        let floor = LuaFloor()
         let cases: [(String, Calls, Int)] = [
             ("raw", raw, 1), ("switch, no filter", switched(plain), 1),
+            ("floor: raw + a bare Lua call per call", floor.calls, 1),
             ("switch, Lua filter on every call", switched(filtered), 1),
             ("switch, Lua after-filter on every call", switched(after), 1),
             ("raw, 2 threads", raw, 2), ("switch, Lua filter, 2 threads", switched(filtered), 2),
         ]
         _ = time(workload, raw, iterations: iterations / 10)   // warm up
-        defer { withExtendedLifetime((filterHost, afterHost)) {} }
+        defer { withExtendedLifetime((filterHost, afterHost, floor)) {} }
         let rawTwoThreads = cases.firstIndex { $0.0 == "raw, 2 threads" }!
         return interleaved(workload, cases.map(\.0), baseline: { cases[$0].2 == 2 ? rawTwoThreads : 0 },
                            repetitions: repetitions) { i in

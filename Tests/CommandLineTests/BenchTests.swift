@@ -6,13 +6,15 @@ import XCTest
 final class BenchTests: XCTestCase {
     func testBenchReportsEveryCase() throws {
         let bench = (Tool.executable as NSString).deletingLastPathComponent + "/socktest-bench"
-        let result = try Tool.run(["--w1", "200", "--w2", "50", "--repetitions", "1", "--external", "--json"], program: bench)
+        let result = try Tool.run(["--w1", "200", "--w2", "50", "--external-w1", "200", "--external-w2", "50",
+                                     "--repetitions", "1", "--external", "--json"], program: bench)
         XCTAssertEqual(result.status, 0, result.stderr)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let cases = try XCTUnwrap(json["cases"] as? [[String: Any]])
         let names = Set(cases.compactMap { $0["name"] as? String })
         for workload in ["W1", "W2"] {
-            for name in ["raw", "switch, no filter", "switch, Lua filter on every call",
+            for name in ["raw", "switch, no filter", "floor: raw + a bare Lua call per call",
+                         "switch, Lua filter on every call",
                          "switch, Lua after-filter on every call", "raw, 2 threads", "switch, Lua filter, 2 threads",
                          "program, native", "program, socktest-lua run (no-op connect filter)"] {
                 XCTAssertTrue(names.contains("\(workload) \(name)"), "missing \(workload) \(name)")

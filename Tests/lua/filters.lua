@@ -38,6 +38,21 @@ check.eq(err, "ECONNRESET", "rewritten outcome")
 check.eq(seen.addr, addr, "so.addr")
 check.eq(seen.fd, fd, "so.fd")
 check.eq(seen.op, "connect", "so.op")
+
+-- A status object kept past its call reads nothing: it reads the call in flight in place,
+-- and there is none.
+local kept
+st.set("connect", function(so) kept = so end)
+local kfd = assert(st.socket(st.AF_INET, st.SOCK_STREAM))
+assert(st.connect(kfd, addr))
+st.set("connect", nil)
+assert(st.close(kfd))
+check.eq(kept.op, nil, "a kept status object reads nil")
+check.eq(kept.fd, nil, "a kept status object reads nil (fd)")
+check.eq(tostring(kept), "socktest.status (outside its call)", "a kept status object's text")
+local okSet, setErr = pcall(function() kept.err = nil end)
+check.eq(okSet, false, "a kept status object cannot be written")
+check.eq(tostring(setErr):match("status object used outside its call") ~= nil, true, setErr)
 check.eq(seen.err, nil, "the real outcome was success")
 check.eq(st.sockets()[fd].err, "ECONNRESET", "rewritten outcome is booked")
 

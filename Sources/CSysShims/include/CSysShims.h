@@ -13,4 +13,13 @@ const char *st_errno_message(int err, char *buf, unsigned long size);
 /// accept4(2), which glibc declares only under _GNU_SOURCE.
 int st_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
+/// How many filters the calling thread is inside (FilterScope). A C thread-local: reading
+/// it is one load, where pthread_getspecific is a call (measured: ~95 instructions per filtered
+/// call for the get/set pair, against a handful).
+extern __thread int st_filter_scope_depth __attribute__((tls_model("initial-exec")));
+
+static inline int st_filter_scope_active(void) { return st_filter_scope_depth != 0; }
+static inline void st_filter_scope_enter(void) { st_filter_scope_depth += 1; }
+static inline void st_filter_scope_leave(void) { st_filter_scope_depth -= 1; }
+
 #endif
