@@ -259,15 +259,8 @@ final class LuaRuntime: @unchecked Sendable {
     /// when the function is anchored (an after-filter is anchored on every call). Guard held.
     func origin(of function: LuaRef) -> String {
         push(function, on: service)
-        defer { st_pop(service, 1) }
-        return origin(ofFunctionOn: service)
-    }
-
-    /// "script.lua:12" for the function on top of `thread` (left in place).
-    func origin(ofFunctionOn thread: LuaState) -> String {
         var ar = lua_Debug()
-        lua_pushvalue(thread, -1)
-        guard lua_getinfo(thread, ">S", &ar) != 0 else { return "?" }
+        guard lua_getinfo(service, ">S", &ar) != 0 else { return "?" }    // pops the function
         let source = withUnsafeBytes(of: ar.short_src) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }

@@ -12,8 +12,8 @@ final class LuaFloor: @unchecked Sendable {
 
     init() {
         L = luaL_newstate()
-        luaL_loadstring(L, "return function(so) end")
-        lua_callk(L, 0, 1, 0, nil)
+        let loaded = luaL_loadstring(L, "return function(so) end") == LUA_OK && lua_pcallk(L, 0, 1, 0, 0, nil) == LUA_OK
+        precondition(loaded, "cannot set up the bare Lua call")
         function = lua_Integer(luaL_ref(L, st_registryindex()))
         _ = lua_newuserdatauv(L, 8, 0)
         argument = lua_Integer(luaL_ref(L, st_registryindex()))
