@@ -8,7 +8,7 @@ public struct DialWorkload: Workload {
     public static let name = "dial"
     public static let summary = "connection attempts to an address"
     public static let optionHelp = [
-        ("addr=HOST:PORT", "where to connect (default: a listener of its own on 127.0.0.1)"),
+        ("addr=HOST:PORT", "where to connect (default: its own listener on 127.0.0.1)"),
         ("n=N", "attempts in all (default 10)"),
         ("concurrency=N", "attempts at a time (default 1)"),
         ("timeout=SECONDS", "how long a non-blocking connect may take (default 5)"),

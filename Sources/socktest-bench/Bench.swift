@@ -11,12 +11,14 @@ struct Bench: ParsableCommand {
         commandName: "socktest-bench",
         abstract: "Measure the cost of the switch, Lua filters and external-program mode against raw system calls.",
         discussion: """
-            W0 = socket() of an unsupported family (fails in the kernel at once: the pipeline's own
-            cost, free of the noise of real socket work). W1 = socket + close. W2 = loopback TCP
-            socket + connect + accept + close of both.
-            Each case runs --repetitions times, interleaved with the others; the median ns per
-            iteration is reported, and its ratio to the raw calls of the same workload: the median,
-            over repetitions, of the case's time over the raw calls' time in the same repetition.
+            W0 = socket() of an unsupported family (fails in the kernel at once: the
+            pipeline's own cost, free of the noise of real socket work). W1 = socket +
+            close. W2 = loopback TCP socket + connect + accept + close of both.
+
+            Each case runs --repetitions times, interleaved with the others; the
+            median ns per iteration is reported, and its ratio to the raw calls of the
+            same workload: the median, over repetitions, of the case's time over the
+            raw calls' time in the same repetition.
             """)
 
     // In-process cases run long enough (~60 ms each) that the kernel's deferred freeing of the

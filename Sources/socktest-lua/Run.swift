@@ -6,10 +6,11 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a script (and recipes) against a workload, then report.",
         discussion: """
-            The script's top-level code runs first: it sets filters and may drive a workload of
-            its own (with socktest.net). Then the --workload runs, if one is given. The report
-            shows the per-cookie stats (Go socktest's text form), sockets left open, and what each
-            filter did; --json prints the same as one JSON object.
+            The script's top-level code runs first: it sets filters and may drive a
+            workload of its own (with socktest.net). Then the --workload runs, if one
+            is given, or the COMMAND after --. The report shows the per-cookie stats
+            (Go socktest's text form), sockets left open, and what each filter did;
+            --json prints the same as one JSON object.
 
             Workloads:
             \(Workloads.help)

@@ -10,16 +10,18 @@ struct SocktestLua: ParsableCommand {
         commandName: "socktest-lua",
         abstract: "Inject socket faults (refused connects, EMFILE on accept, timeouts...) with Lua scripts.",
         discussion: """
-            A script sets filters on socket calls through the `socktest` Lua module; `run` applies
-            them to a workload and reports what happened:
+            A script sets filters on socket calls through the `socktest` Lua module;
+            `run` applies them to a workload and reports what happened:
 
               socktest-lua run scripts/examples/first-steps.lua --workload echo
-              socktest-lua run --recipe refuse:port=8080 --workload dial:addr=127.0.0.1:8080
+              socktest-lua run --recipe refuse --workload dial:addr=127.0.0.1:8080
+              socktest-lua run script.lua -- ./my-server --port 8080
               socktest-lua check my-script.lua
               socktest-lua recipes
 
-            Exit status: 0 when the run finished without a script error, 1 when a script failed
-            (error or assert), 2 for usage errors.
+            Exit status: 0 when the run finished without a script error, 1 when a
+            script failed (error or assert), 2 for usage errors; with a COMMAND, the
+            command's own status.
             """,
         subcommands: [Run.self, Check.self, Recipes.self]
     )

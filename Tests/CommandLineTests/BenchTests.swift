@@ -25,5 +25,8 @@ final class BenchTests: XCTestCase {
             XCTAssertGreaterThan(c["ratio"] as? Double ?? 0, 0)
         }
         XCTAssertEqual(cases.first { $0["name"] as? String == "W1 raw" }?["ratio"] as? Double, 1)
+        let help = try Tool.run(["--help"], program: bench)
+        XCTAssertEqual(help.status, 0)
+        RunCommandTests.assertReadable(help.stdout, "socktest-bench --help")
     }
 }

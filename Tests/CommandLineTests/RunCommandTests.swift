@@ -12,6 +12,26 @@ final class RunCommandTests: XCTestCase {
         for word in ["--workload", "--recipe", "--seed", "--json", "echo:", "clients=N", "dial:", "addr=HOST:PORT", "Examples"] {
             XCTAssertTrue(run.stdout.contains(word), "run --help lacks \(word)")
         }
+        let check = try Tool.run(["check", "--help"]), recipes = try Tool.run(["recipes", "--help"])
+        for (name, help) in [("--help", top.stdout), ("run --help", run.stdout), ("check --help", check.stdout),
+                             ("recipes --help", recipes.stdout)] {
+            Self.assertReadable(help, name)
+        }
+    }
+
+    /// Help laid out for an 80-column terminal: no line wider, and no prose line broken a second
+    /// time (a long line followed by a stub of a word or two: the parser re-wrapping text that
+    /// was already wrapped wider).
+    static func assertReadable(_ help: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, text) in lines.enumerated() {
+            if !text.hasPrefix("USAGE:") {      // the parser keeps the usage synopsis on one line
+                XCTAssertLessThanOrEqual(text.count, 80, "\(name): too wide: \(text)", file: file, line: line)
+            }
+            guard i > 0, !text.isEmpty, !text.hasPrefix(" "), lines[i - 1].count >= 70 else { continue }
+            XCTAssertGreaterThan(text.split(separator: " ").count, 2, "\(name): re-wrapped: \(lines[i - 1]) / \(text)",
+                                 file: file, line: line)
+        }
     }
 
     func testInjectedFaultsShowUpInTheReport() throws {
