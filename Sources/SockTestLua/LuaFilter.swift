@@ -40,7 +40,7 @@ struct LuaFilter: Sendable {
         case scriptError(String)
     }
 
-    private func before(_ call: Call) throws(Errno) -> AfterFilter? {
+    private func before(_ call: borrowing Call) throws(Errno) -> AfterFilter? {
         let (verdict, slot) = withUnsafePointer(to: call) { call in
             runtime.withLua { rt in
                 let slot = rt.checkoutSlot()
@@ -103,9 +103,9 @@ struct LuaFilter: Sendable {
     private func run(_ rt: LuaRuntime, _ slot: Slot, _ function: LuaRef, phase: Phase) -> Verdict {
         let T = slot.thread
         rt.push(function, on: T)
-        lua_rawgeti(T, st_registryindex(), lua_Integer(slot.statusRef))
+        lua_pushvalue(T, Slot.statusIndex)
         st_setbudget(T, rt.limits.instructionsPerFilter)
-        let status = st_pcall_with(T, 1, 1, 1)  // the handler sits at index 1 (checkoutSlot)
+        let status = st_pcall_with(T, Slot.handlerIndex, 1, 1)
         var what: String { phase == .before ? "filter for '\(type.name)'" : "after-filter for '\(type.name)'" }
         guard status == LUA_OK else {
             return .scriptError(rt.popError(T, status, origin: "\(rt.origin(of: function)): \(what)"))

@@ -28,8 +28,11 @@ final class LuaRuntime: @unchecked Sendable {
     /// What only the guard's holder touches. Out of line, so an access costs no dynamic
     /// exclusivity check: the guard is the check.
     private struct Guarded {
-        var slots: [Slot] = []
-        var freeSlots: [Int] = []
+        /// The slot returned last: the next call takes it back without touching `free`.
+        var idle: Slot?
+        /// The other free slots (filters running on several threads at once, or after-filters
+        /// pending).
+        var free: [Slot] = []
         var random: SplitMix64
         /// Calls seen per filter type: every filter call takes the guard anyway, so counting
         /// here costs no second lock.
@@ -211,21 +214,20 @@ final class LuaRuntime: @unchecked Sendable {
     /// A free slot, or a new one. Guard held.
     func checkoutSlot() -> Slot {
         let g = guarded
-        if let index = g.pointee.freeSlots.popLast() { return g.pointee.slots[index] }
+        if let slot = g.pointee.idle.take() { return slot }
+        if let slot = g.pointee.free.popLast() { return slot }
         let thread = lua_newthread(service)!
-        _ = luaL_ref(service, st_registryindex())           // anchors the thread
-        st_push_traceback_handler(thread)                   // index 1 of the slot's stack, for good
-        let status = StatusObject.push(service)
-        let statusRef = luaL_ref(service, st_registryindex())
-        let slot = Slot(index: g.pointee.slots.count, thread: thread, statusRef: statusRef, status: status)
-        g.pointee.slots.append(slot)
-        return slot
+        _ = luaL_ref(service, st_registryindex())           // anchors the thread, and its stack:
+        st_push_traceback_handler(thread)                   // index 1, for good
+        let status = StatusObject.push(thread)              // index 2, for good
+        return Slot(thread: thread, status: status)
     }
 
     /// Returns a slot; its status object reads as nil until the next call. Guard held.
     func checkin(_ slot: Slot) {
         slot.status.pointee.call = nil
-        guarded.pointee.freeSlots.append(slot.index)
+        let g = guarded
+        if g.pointee.idle == nil { g.pointee.idle = slot } else { g.pointee.free.append(slot) }
     }
 
     // MARK: - References to Lua values held by Swift
@@ -245,8 +247,12 @@ final class LuaRuntime: @unchecked Sendable {
         droppedCount.add(1, ordering: .releasing)
     }
 
+    @inline(__always)
     private func releaseDroppedRefs() {
-        guard droppedCount.load(ordering: .acquiring) > 0 else { return }
+        if droppedCount.load(ordering: .acquiring) > 0 { releaseDroppedRefsNow() }
+    }
+
+    private func releaseDroppedRefsNow() {
         let refs = droppedRefs.withLock { refs in
             droppedCount.subtract(refs.count, ordering: .relaxed)
             defer { refs.removeAll() }
@@ -272,16 +278,16 @@ final class LuaRuntime: @unchecked Sendable {
 /// sees (a userdata that reads the caller's `Call` in place). Immutable: what changes per call
 /// lives in the status object's memory.
 final class Slot: @unchecked Sendable {
-    let index: Int
+    /// The thread: the traceback handler at index 1 of its stack, the status object at 2.
     let thread: LuaState
-    let statusRef: Int32
-    /// The status object's memory (owned by Lua, anchored by `statusRef`).
+    /// The status object's memory (owned by Lua, anchored on the thread's stack).
     let status: UnsafeMutablePointer<StatusObject.Target>
 
-    init(index: Int, thread: LuaState, statusRef: Int32, status: UnsafeMutablePointer<StatusObject.Target>) {
-        self.index = index
+    static let handlerIndex: Int32 = 1
+    static let statusIndex: Int32 = 2
+
+    init(thread: LuaState, status: UnsafeMutablePointer<StatusObject.Target>) {
         self.thread = thread
-        self.statusRef = statusRef
         self.status = status
     }
 }
