@@ -4,10 +4,10 @@ import SockTestCore
 
 /// The threads that receive and answer the program's calls, leader/followers style. One thread
 /// at a time — the leader — waits for calls (a single waiter is what the kernel's synchronous
-/// wake-up favours). It answers quick calls itself and stays leader: no hand-off, no thread
-/// switch. Before a call that may block — an accept waiting for a client, a connect in
-/// progress, a filter's delay — it passes the lead to a parked follower (or starts one), so no
-/// other call waits behind it; afterwards it parks as a follower.
+/// wake-up favours). It answers each call itself and stays leader: no hand-off, no thread
+/// switch. Only when a call is about to wait — an accept with no client queued, a blocking
+/// connect, a filter that may delay — does it pass the lead (`Lead.pass`) to a parked follower
+/// (or start one), so no other call waits behind it; afterwards it parks as a follower.
 final class Receivers: @unchecked Sendable {
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let condMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -18,13 +18,11 @@ final class Receivers: @unchecked Sendable {
     private var leader: pthread_t?
 
     private let listener: Int32
-    private let mayBlock: @Sendable (st_notification) -> Bool
-    private let handle: @Sendable (st_notification) -> Void
+    private let handle: @Sendable (st_notification, Lead) -> Void
 
-    init(listener: Int32, mayBlock: @escaping @Sendable (st_notification) -> Bool,
-         handle: @escaping @Sendable (st_notification) -> Void) {
+    /// `handle` answers one call; it calls `lead.pass()` before anything that may wait.
+    init(listener: Int32, handle: @escaping @Sendable (st_notification, Lead) -> Void) {
         self.listener = listener
-        self.mayBlock = mayBlock
         self.handle = handle
         pthread_mutex_init(condMutex, nil)
         pthread_cond_init(cond, nil)
@@ -52,6 +50,7 @@ final class Receivers: @unchecked Sendable {
     }
 
     private func loop() {
+        let lead = Lead(self)
         defer { locked { running -= 1; pthread_cond_broadcast(cond) } }
         while true {
             // Become the leader, or park until the lead is free.
@@ -77,21 +76,23 @@ final class Receivers: @unchecked Sendable {
                 if gone { return }
                 continue
             }
-            if !mayBlock(n) {
+            lead.held = true
+            handle(n, lead)
+            if lead.held {          // answered without waiting: lead on (taken again at the top)
                 locked { leading = false; leader = nil }
-                handle(n)           // quick: the lead is taken again at once, by this thread
-                continue
             }
-            // Pass the lead on, then handle the call however long it takes.
-            let needThread: Bool = locked {
-                leading = false
-                leader = nil
-                if parked > 0 { pthread_cond_signal(cond); return false }
-                return !stopping
-            }
-            if needThread { spawn() }
-            handle(n)
         }
+    }
+
+    /// Passes the lead on: wakes a parked follower, or starts one.
+    fileprivate func passLead() {
+        let needThread: Bool = locked {
+            leading = false
+            leader = nil
+            if parked > 0 { pthread_cond_signal(cond); return false }
+            return !stopping
+        }
+        if needThread { spawn() }
     }
 
     /// Stops the receivers once the program is gone: the leader blocked waiting for a call is
@@ -108,5 +109,21 @@ final class Receivers: @unchecked Sendable {
             if let waiting { pthread_kill(waiting, SIGUSR2) }
             usleep(2_000)
         }
+    }
+}
+
+/// The lead held by a receiver thread while it answers a call.
+final class Lead: @unchecked Sendable {
+    private unowned let receivers: Receivers
+    fileprivate var held = false
+
+    fileprivate init(_ receivers: Receivers) { self.receivers = receivers }
+
+    /// Before waiting: let another thread take the next calls. Once per call; later calls of
+    /// it do nothing.
+    func pass() {
+        guard held else { return }
+        held = false
+        receivers.passLead()
     }
 }

@@ -5,12 +5,13 @@ import SockTestCore
 /// One handler per trapped call. Each answers the notification exactly once: with the
 /// switch's result, or "continue" (let the kernel run it) for calls the switch does not track.
 extension Supervisor {
-    func handle(_ n: st_notification, _ op: st_op) {
+    func handle(_ n: st_notification, _ op: st_op, _ lead: Lead) {
         guard let space = processes.process(of: n.pid) else {
             _ = st_notif_continue(listener, n.id)
             return
         }
-        let call = Notification(supervisor: self, n: n, space: space)
+        if let type = Self.filterType(op), sw.hasFilter(type) { lead.pass() }   // it may delay the call
+        let call = Notification(supervisor: self, n: n, space: space, lead: lead)
         switch op {
         case ST_OP_SOCKET: call.socket()
         case ST_OP_BIND: call.address(.bind)
@@ -30,6 +31,7 @@ struct Notification {
     let supervisor: Supervisor
     let n: st_notification
     let space: Int32
+    let lead: Lead
 
     var sw: Switch { supervisor.sw }
     var listener: Int32 { supervisor.listener }
@@ -119,7 +121,9 @@ struct Notification {
         answer { () throws(Errno) -> Int32 in
             try sw.intercept(type, space: space, fd: fd, address: address, perform: { _ throws(Errno) in
                 try withCopy { copy throws(Errno) in
-                    type == .bind ? try Sys.bind(copy, address) : try Sys.connect(copy, address)
+                    if type == .bind { return try Sys.bind(copy, address) }
+                    if fcntl(copy, F_GETFL) & O_NONBLOCK == 0 { lead.pass() }     // it may wait
+                    return try Sys.connect(copy, address)
                 }
             }).value
         }
@@ -156,12 +160,16 @@ struct Notification {
         }
     }
 
-    /// A blocking listener: wait for a connection, giving up when the program's call is gone
-    /// (it was interrupted, or the program exited).
+    /// A blocking listener: wait for a connection (letting another thread take the next calls
+    /// when none is queued), giving up when the program's call is gone (it was interrupted, or
+    /// the program exited).
     private func waitReadable(_ copy: Int32) throws(Errno) {
         guard fcntl(copy, F_GETFL) & O_NONBLOCK == 0 else { return }
+        var p = pollfd(fd: copy, events: Int16(POLLIN), revents: 0)
+        if poll(&p, 1, 0) > 0 { return }
+        lead.pass()
         while true {
-            var p = pollfd(fd: copy, events: Int16(POLLIN), revents: 0)
+            p.revents = 0
             if poll(&p, 1, 200) > 0 { return }
             if st_notif_valid(listener, n.id) == 0 { throw .interrupted }
         }

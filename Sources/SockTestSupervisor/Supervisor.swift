@@ -39,8 +39,9 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// program's socket (pidfd_getfd) — so after-filters see the real outcome — and answers with
 /// the result; new descriptors are put into the program with SECCOMP_IOCTL_NOTIF_ADDFD, accept's
 /// peer address is written into the program's memory. Calls on other descriptors are let
-/// through untouched. Each call that can block (or be delayed by a filter) is handled on a
-/// thread of its own, so one waiting accept does not stall the rest.
+/// through untouched. A call is answered on the thread that received it; one about to wait (an
+/// accept with no client queued, a blocking connect, a call a filter may delay) first hands
+/// the receiving of calls to another thread, so one waiting accept does not stall the rest.
 public final class Supervisor: @unchecked Sendable {
     let sw: Switch
     let listener: Int32
@@ -90,8 +91,8 @@ public final class Supervisor: @unchecked Sendable {
     /// Serves the program's calls until it exits, then stops what it left running. Returns
     /// how it ended.
     public func run() -> Termination {
-        let receivers = Receivers(listener: listener, mayBlock: { [self] n in mayBlock(n) }) { [self] n in
-            handle(n, st_op(rawValue: UInt32(bitPattern: n.op)))
+        let receivers = Receivers(listener: listener) { [self] n, lead in
+            handle(n, st_op(rawValue: UInt32(bitPattern: n.op)), lead)
         }
         receivers.start()
         var status: Int32 = 0
@@ -112,14 +113,6 @@ public final class Supervisor: @unchecked Sendable {
             if reaped < 0 { break }             // ECHILD: nobody left
             if reaped == 0 { usleep(5_000) }
         }
-    }
-
-    /// Whether answering the call may take a while: accept and connect can wait in the system,
-    /// and any call meeting a filter can be delayed by it.
-    func mayBlock(_ n: st_notification) -> Bool {
-        let op = st_op(rawValue: UInt32(bitPattern: n.op))
-        if op == ST_OP_ACCEPT || op == ST_OP_ACCEPT4 || op == ST_OP_CONNECT { return true }
-        return Self.filterType(op).map { sw.hasFilter($0) } ?? false
     }
 
     static func filterType(_ op: st_op) -> FilterType? {
