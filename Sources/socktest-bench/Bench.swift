@@ -49,9 +49,10 @@ struct Bench: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             print(String(decoding: try encoder.encode(Report(cases: results, memory: mem)), as: UTF8.self))
         } else {
-            print("case".padding(toLength: 46, withPad: " ", startingAt: 0) + "      ns/iter   ratio")
+            let width = results.map(\.name.count).max() ?? 0       // names whole, columns aligned
+            print("case".padding(toLength: width, withPad: " ", startingAt: 0) + "      ns/iter   ratio")
             for r in results {
-                print(r.name.padding(toLength: 46, withPad: " ", startingAt: 0)
+                print(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
                       + String(format: "%13.1f %7.2f", r.nsPerIteration, r.ratio))
             }
             if let mem {

@@ -25,6 +25,14 @@ final class BenchTests: XCTestCase {
             XCTAssertGreaterThan(c["ratio"] as? Double ?? 0, 0)
         }
         XCTAssertEqual(cases.first { $0["name"] as? String == "W1 raw" }?["ratio"] as? Double, 1)
+        // The text form: every case named whole, its numbers in aligned columns.
+        let text = try Tool.run(["--w1", "200", "--w2", "50", "--external-w1", "200", "--external-w2", "50",
+                                 "--repetitions", "1", "--external"], program: bench)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let rows = text.stdout.split(separator: "\n").dropFirst()
+        XCTAssertEqual(rows.count, cases.count)
+        for name in names { XCTAssertTrue(rows.contains { $0.hasPrefix(name + " ") }, "\(name) is not printed whole") }
+        XCTAssertEqual(Set(rows.map(\.count)).count, 1, "columns not aligned:\n\(text.stdout)")
         let help = try Tool.run(["--help"], program: bench)
         XCTAssertEqual(help.status, 0)
         RunCommandTests.assertReadable(help.stdout, "socktest-bench --help")
