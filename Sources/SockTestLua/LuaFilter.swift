@@ -40,7 +40,7 @@ struct LuaFilter: Sendable {
         case scriptError(String)
     }
 
-    private func before(_ call: borrowing Call) throws(Errno) -> AfterFilter? {
+    private func before(_ call: Call) throws(Errno) -> AfterFilter? {
         let (verdict, slot) = withUnsafePointer(to: call) { call in
             runtime.withLua { rt in
                 let slot = rt.checkoutSlot()
