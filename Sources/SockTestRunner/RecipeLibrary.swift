@@ -4,7 +4,7 @@ import Foundation
 /// (so `require("recipes.NAME")` finds `root/recipes/NAME.lua`). Searched in order:
 /// each folder of $SOCKTEST_LUA_PATH (colon-separated); `PREFIX/share/socktest-lua` next to an
 /// installed `PREFIX/bin/socktest-lua`; and, for a build in a checkout, the `scripts/` folder
-/// of the checkout the executable was built in.
+/// of the checkout the executable sits in (up to six folders above it).
 public struct RecipeLibrary: Sendable {
     public struct Recipe: Sendable {
         public let name: String
@@ -12,9 +12,15 @@ public struct RecipeLibrary: Sendable {
         public let path: String
     }
 
+    /// The folders that hold `recipes/`, in search order.
     public let roots: [String]
+    /// Every folder looked in, found or not (for the error when none was).
+    public let searched: [String]
 
-    public init(roots: [String]) { self.roots = roots }
+    public init(roots: [String], searched: [String]? = nil) {
+        self.roots = roots
+        self.searched = searched ?? roots
+    }
 
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
                               executable: String = CommandLine.executablePath) -> RecipeLibrary {
@@ -33,7 +39,21 @@ public struct RecipeLibrary: Sendable {
             }
             dir = (dir as NSString).deletingLastPathComponent
         }
-        return RecipeLibrary(roots: roots.filter { FileManager.default.fileExists(atPath: $0 + "/recipes") })
+        return RecipeLibrary(roots: roots.filter { FileManager.default.fileExists(atPath: $0 + "/recipes") },
+                             searched: roots)
+    }
+
+    /// Why there is no recipe called `name`: the names there are, or where none was found.
+    public func unknown(_ name: String) -> String {
+        let known = recipes().map(\.name)
+        guard !known.isEmpty else { return "unknown recipe '\(name)': \(noneFound)" }
+        return "unknown recipe '\(name)' (known: \(known.joined(separator: ", ")))"
+    }
+
+    /// No recipes anywhere: where they were looked for, and how to point at them.
+    public var noneFound: String {
+        "no recipes found (looked in \(searched.map { $0 + "/recipes" }.joined(separator: ", "))); "
+            + "set SOCKTEST_LUA_PATH to a folder holding recipes/"
     }
 
     /// Every recipe, by name; the first root that has a name wins.

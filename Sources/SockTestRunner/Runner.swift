@@ -92,8 +92,7 @@ public enum Runner {
             }
         }
         for recipe in request.recipes where library.recipe(named: recipe.name) == nil {
-            let known = library.recipes().map(\.name).joined(separator: ", ")
-            throw UsageError("unknown recipe '\(recipe.name)' (known: \(known.isEmpty ? "none found" : known))")
+            throw UsageError(library.unknown(recipe.name))
         }
         if request.script == nil && request.recipes.isEmpty {
             throw UsageError("nothing to run: give a SCRIPT.lua or --recipe NAME")

@@ -86,14 +86,14 @@ struct Recipes: ParsableCommand {
         let library = RecipeLibrary.locate()
         if let name {
             guard let doc = library.documentation(of: name) else {
-                throw UsageError("unknown recipe '\(name)' (known: \(library.recipes().map(\.name).joined(separator: ", ")))")
+                throw UsageError(library.unknown(name))
             }
             print(doc)
             return
         }
         let recipes = library.recipes()
         guard !recipes.isEmpty else {
-            throw UsageError("no recipes found (searched: \(library.roots.joined(separator: ", ")); set SOCKTEST_LUA_PATH)")
+            throw UsageError(library.noneFound)
         }
         let width = recipes.map(\.name.count).max() ?? 0
         for recipe in recipes {

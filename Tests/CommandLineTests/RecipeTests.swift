@@ -115,4 +115,23 @@ final class RecipeTests: XCTestCase {
         let json = result.json
         XCTAssertEqual(((json["workload"] as? [String: Any])?["failed"] as? [String: Int])?["ECONNREFUSED"], 2)
     }
+
+    func testABinaryWithNoRecipesSaysWhereItLookedAndWhatToSet() throws {
+        let bin = NSTemporaryDirectory() + "socktest-bare-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        try FileManager.default.copyItem(atPath: Tool.executable, toPath: bin + "/socktest-lua")
+        let program = bin + "/socktest-lua"
+        for arguments in [["recipes"], ["recipes", "refuse"], ["run", "--recipe", "refuse", "--workload", "dial:n=1"]] {
+            let r = try Tool.run(arguments, in: "/", environment: ["SOCKTEST_LUA_PATH": ""], program: program)
+            XCTAssertEqual(r.status, 2, "\(arguments)")
+            XCTAssertTrue(r.stderr.contains("no recipes found (looked in ") && r.stderr.contains("SOCKTEST_LUA_PATH"),
+                          "\(arguments): \(r.stderr)")
+        }
+        // Pointed at the checkout's recipes, the same binary finds them.
+        let found = try Tool.run(["recipes"], in: "/", environment: ["SOCKTEST_LUA_PATH": Tool.repo + "/scripts"],
+                                 program: program)
+        XCTAssertEqual(found.status, 0, found.stderr)
+        XCTAssertTrue(found.stdout.hasPrefix("accept-aborted"), found.stdout)
+    }
 }
