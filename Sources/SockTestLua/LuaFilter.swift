@@ -35,7 +35,8 @@ struct LuaFilter: Sendable {
     private enum Verdict {
         case proceed
         case fail(Errno)
-        case after(LuaRef)
+        /// The after-filter function waits on the slot's stack (`Slot.afterIndex`).
+        case after
         case delay(Double, Errno?)
         case scriptError(String)
     }
@@ -45,7 +46,7 @@ struct LuaFilter: Sendable {
             runtime.withLua { rt in
                 let slot = rt.checkoutSlot()
                 slot.status.pointee = StatusObject.Target(call: UnsafeMutablePointer(mutating: call))
-                let verdict = run(rt, slot, function, phase: .before)
+                let verdict = run(rt, slot, .function(function))
                 if case .after = verdict { slot.status.pointee.call = nil } else { rt.checkin(slot) }
                 rt.see(type)
                 return (verdict, slot)
@@ -54,21 +55,24 @@ struct LuaFilter: Sendable {
         switch verdict {
         case .proceed:
             return nil
-        case .after(let after):
-            return { call throws(Errno) in try self.after(slot, after, &call) }
+        case .after:
+            return { call throws(Errno) in try self.after(slot, &call) }
         default:
             try settle(verdict)
             return nil
         }
     }
 
-    private func after(_ slot: Slot, _ after: LuaRef, _ call: inout Call) throws(Errno) {
+    private func after(_ slot: Slot, _ call: inout Call) throws(Errno) {
         let outcome = call.status
         let verdict = withUnsafeMutablePointer(to: &call) { call in
             runtime.withLua { rt in
                 slot.status.pointee = StatusObject.Target(call: call, after: true)
-                defer { rt.checkin(slot) }
-                return run(rt, slot, after, phase: .after)
+                defer {
+                    lua_settop(slot.thread, Slot.statusIndex)     // drops the after-function
+                    rt.checkin(slot)
+                }
+                return run(rt, slot, .after)
             }
         }
         if call.status != outcome { count { $0.rewritten += 1 } }
@@ -97,40 +101,59 @@ struct LuaFilter: Sendable {
         }
     }
 
-    /// Runs `function(so)` on the slot's thread (guard held) and reads its result.
-    private enum Phase { case before, after }
+    /// What `run` calls: the filter function, or the after-filter function its call returned.
+    private enum Callee {
+        case function(LuaRef)
+        case after
+    }
 
-    private func run(_ rt: LuaRuntime, _ slot: Slot, _ function: LuaRef, phase: Phase) -> Verdict {
+    /// Runs the callee with the status object on the slot's thread (guard held) and reads its
+    /// result. A function returned by a filter stays on the thread's stack, at
+    /// `Slot.afterIndex`, until its after-filter has run.
+    private func run(_ rt: LuaRuntime, _ slot: Slot, _ callee: Callee) -> Verdict {
         let T = slot.thread
-        rt.push(function, on: T)
+        switch callee {
+        case .function(let function): rt.push(function, on: T)
+        case .after: lua_pushvalue(T, Slot.afterIndex)    // a copy: the original names it in errors
+        }
         lua_pushvalue(T, Slot.statusIndex)
         st_setbudget(T, rt.limits.instructionsPerFilter)
         let status = st_pcall_with(T, Slot.handlerIndex, 1, 1)
-        var what: String { phase == .before ? "filter for '\(type.name)'" : "after-filter for '\(type.name)'" }
-        guard status == LUA_OK else {
-            return .scriptError(rt.popError(T, status, origin: "\(rt.origin(of: function)): \(what)"))
+        let isAfter: Bool = if case .after = callee { true } else { false }
+        var origin: String {
+            let at: String
+            switch callee {
+            case .function(let function): at = rt.origin(of: function)
+            case .after:
+                lua_pushvalue(T, Slot.afterIndex)
+                at = rt.origin(poppingFrom: T)
+            }
+            return "\(at): " + (isAfter ? "after-filter for '\(type.name)'" : "filter for '\(type.name)'")
         }
-        defer { st_pop(T, 1) }
+        guard status == LUA_OK else {
+            return .scriptError(rt.popError(T, status, origin: origin))
+        }
         switch lua_type(T, -1) {
         case LUA_TNIL:
+            st_pop(T, 1)
             return .proceed
         case LUA_TSTRING, LUA_TNUMBER:
+            defer { st_pop(T, 1) }
             do throws(LuaArguments.ErrnoValueError) {
                 return .fail(try LuaArguments.errno(T, -1))
             } catch {
-                return .scriptError("\(rt.origin(of: function)): \(what) returned an invalid errno: \(error.message)")
+                return .scriptError("\(origin) returned an invalid errno: \(error.message)")
             }
-        case LUA_TFUNCTION where phase == .before:
-            lua_pushvalue(T, -1)
-            let after = rt.ref(T)
-            return .after(after)
+        case LUA_TFUNCTION where !isAfter:
+            return .after       // left in place: the result sits at Slot.afterIndex
         default:
+            defer { st_pop(T, 1) }
             if let delay = Delay.from(T, -1) { return .delay(delay.seconds, delay.err) }
-            let expected = phase == .before
-                ? "nothing, an errno name or number, an after-filter function, or socktest.delay(...)"
-                : "nothing, an errno name or number, or socktest.delay(...)"
+            let expected = isAfter
+                ? "nothing, an errno name or number, or socktest.delay(...)"
+                : "nothing, an errno name or number, an after-filter function, or socktest.delay(...)"
             let got = String(cString: st_typename(T, -1))
-            return .scriptError("\(rt.origin(of: function)): \(what) returned a \(got); expected \(expected)")
+            return .scriptError("\(origin) returned a \(got); expected \(expected)")
         }
     }
 

@@ -262,11 +262,16 @@ final class LuaRuntime: @unchecked Sendable {
     }
 
     /// "script.lua:12" for a function held by Swift: looked up when an error needs it, not
-    /// when the function is anchored (an after-filter is anchored on every call). Guard held.
+    /// when the function is anchored. Guard held.
     func origin(of function: LuaRef) -> String {
         push(function, on: service)
+        return origin(poppingFrom: service)
+    }
+
+    /// "script.lua:12" for the function on top of `thread`, which it pops. Guard held.
+    func origin(poppingFrom thread: LuaState) -> String {
         var ar = lua_Debug()
-        guard lua_getinfo(service, ">S", &ar) != 0 else { return "?" }    // pops the function
+        guard lua_getinfo(thread, ">S", &ar) != 0 else { return "?" }
         let source = withUnsafeBytes(of: ar.short_src) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
@@ -278,13 +283,15 @@ final class LuaRuntime: @unchecked Sendable {
 /// sees (a userdata that reads the caller's `Call` in place). Immutable: what changes per call
 /// lives in the status object's memory.
 final class Slot: @unchecked Sendable {
-    /// The thread: the traceback handler at index 1 of its stack, the status object at 2.
+    /// The thread: the traceback handler at index 1 of its stack, the status object at 2, and
+    /// while an after-filter is pending, its function at 3.
     let thread: LuaState
     /// The status object's memory (owned by Lua, anchored on the thread's stack).
     let status: UnsafeMutablePointer<StatusObject.Target>
 
     static let handlerIndex: Int32 = 1
     static let statusIndex: Int32 = 2
+    static let afterIndex: Int32 = 3
 
     init(thread: LuaState, status: UnsafeMutablePointer<StatusObject.Target>) {
         self.thread = thread
