@@ -17,7 +17,7 @@ typealias LuaState = OpaquePointer
 final class LuaRuntime: @unchecked Sendable {
     let sw: Switch
     let limits: LuaHost.Limits
-    let guardLock = LuaGuard()
+    let guardLock = LuaGuard(spinning: true)
     /// The script's main thread; runs top-level chunks.
     let L: LuaState
     /// A thread for the host's own bookkeeping (making slots, reading function origins); never
