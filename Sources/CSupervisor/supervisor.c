@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -256,3 +257,29 @@ void st_install_wakeup_signal(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR2, &sa, NULL);
 }
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+int st_alarm_create(void **alarm) {
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = SIGUSR2;
+    ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) return -1;
+    *alarm = (void *)timer;
+    return 0;
+}
+
+int st_alarm_set(void *alarm, long nanoseconds) {
+    struct itimerspec when;
+    memset(&when, 0, sizeof when);
+    when.it_value.tv_sec = nanoseconds / 1000000000L;
+    when.it_value.tv_nsec = nanoseconds % 1000000000L;
+    return timer_settime((timer_t)alarm, 0, &when, NULL);
+}
+
+void st_alarm_delete(void *alarm) { timer_delete((timer_t)alarm); }

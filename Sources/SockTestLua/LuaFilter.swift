@@ -89,6 +89,7 @@ struct LuaFilter: Sendable {
             throw err
         case .delay(let seconds, let err):
             count { $0.delayed += 1 }
+            Waiting.willWait()
             pause(seconds)
             if let err {
                 count { $0.failed += 1 }

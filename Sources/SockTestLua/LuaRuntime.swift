@@ -107,6 +107,7 @@ final class LuaRuntime: @unchecked Sendable {
 
     /// From a binding (guard held): lets the guard go around `body`, which may block.
     func unlocked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        Waiting.willWait()
         guardLock.unlock()
         defer { guardLock.lock() }
         return try body()

@@ -5,9 +5,10 @@ import SockTestCore
 /// The threads that receive and answer the program's calls, leader/followers style. One thread
 /// at a time — the leader — waits for calls (a single waiter is what the kernel's synchronous
 /// wake-up favours). It answers each call itself and stays leader: no hand-off, no thread
-/// switch. Only when a call is about to wait — an accept with no client queued, a blocking
-/// connect, a filter that may delay — does it pass the lead (`Lead.pass`) to a parked follower
-/// (or start one), so no other call waits behind it; afterwards it parks as a follower.
+/// switch. Only when a call is about to wait — an accept with no client queued, a connect
+/// still blocked after 50 ms, a filter's delay or sleep (`Waiting`) — does it pass the
+/// lead (`Lead.pass`) to a parked follower (or start one), so no other call waits behind it;
+/// afterwards it parks as a follower.
 final class Receivers: @unchecked Sendable {
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let condMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -51,7 +52,11 @@ final class Receivers: @unchecked Sendable {
 
     private func loop() {
         let lead = Lead(self)
-        defer { locked { running -= 1; pthread_cond_broadcast(cond) } }
+        Waiting.observe { [unowned lead] in lead.pass() }      // a filter about to wait
+        defer {
+            Waiting.stopObserving()
+            locked { running -= 1; pthread_cond_broadcast(cond) }
+        }
         while true {
             // Become the leader, or park until the lead is free.
             let stop: Bool = locked {
@@ -116,8 +121,17 @@ final class Receivers: @unchecked Sendable {
 final class Lead: @unchecked Sendable {
     private unowned let receivers: Receivers
     fileprivate var held = false
+    /// This thread's alarm (nil if the system had no timer for it: then `briefly` passes the
+    /// lead at once).
+    private var alarm: UnsafeMutableRawPointer?
 
-    fileprivate init(_ receivers: Receivers) { self.receivers = receivers }
+    /// On the receiver thread it serves.
+    fileprivate init(_ receivers: Receivers) {
+        self.receivers = receivers
+        if st_alarm_create(&alarm) != 0 { alarm = nil }
+    }
+
+    deinit { if let alarm { st_alarm_delete(alarm) } }
 
     /// Before waiting: let another thread take the next calls. Once per call; later calls of
     /// it do nothing.
@@ -125,5 +139,18 @@ final class Lead: @unchecked Sendable {
         guard held else { return }
         held = false
         receivers.passLead()
+    }
+
+    /// Runs `body`, a blocking call that usually returns at once, keeping the lead; if it is
+    /// still blocked after `seconds`, it is cut short (it fails with EINTR) — then pass the
+    /// lead and wait for it some other way.
+    func briefly<R, E: Error>(_ seconds: Double, _ body: () throws(E) -> R) throws(E) -> R {
+        guard held, let alarm else {
+            pass()
+            return try body()
+        }
+        st_alarm_set(alarm, Int(seconds * 1e9))
+        defer { st_alarm_set(alarm, 0) }
+        return try body()
     }
 }

@@ -40,8 +40,9 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// the result; new descriptors are put into the program with SECCOMP_IOCTL_NOTIF_ADDFD, accept's
 /// peer address is written into the program's memory. Calls on other descriptors are let
 /// through untouched. A call is answered on the thread that received it; one about to wait (an
-/// accept with no client queued, a blocking connect, a call a filter may delay) first hands
-/// the receiving of calls to another thread, so one waiting accept does not stall the rest.
+/// accept with no client queued, a connect still blocked after 50 ms, a filter's delay)
+/// first hands the receiving of calls to another thread, so one waiting call does not stall
+/// the rest.
 public final class Supervisor: @unchecked Sendable {
     let sw: Switch
     let listener: Int32
@@ -112,19 +113,6 @@ public final class Supervisor: @unchecked Sendable {
             let reaped = waitpid(-1, &status, WNOHANG)
             if reaped < 0 { break }             // ECHILD: nobody left
             if reaped == 0 { usleep(5_000) }
-        }
-    }
-
-    static func filterType(_ op: st_op) -> FilterType? {
-        switch op {
-        case ST_OP_SOCKET: .socket
-        case ST_OP_BIND: .bind
-        case ST_OP_CONNECT: .connect
-        case ST_OP_LISTEN: .listen
-        case ST_OP_ACCEPT, ST_OP_ACCEPT4: .accept
-        case ST_OP_GETSOCKOPT: .getsockopt
-        case ST_OP_CLOSE: .close
-        default: nil
         }
     }
 

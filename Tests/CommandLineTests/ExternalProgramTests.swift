@@ -163,29 +163,86 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertTrue(r.stdout.hasPrefix("failed \(ETIMEDOUT)"), r.stdout)
     }
 
-    func testABlockedAcceptDoesNotStallOtherThreads() throws {
+    /// Runs a Python program under `script` in which `setup` starts a thread `t` whose call
+    /// waits, while the main thread makes 20 connects to another listener and times them;
+    /// `release` then lets `t` finish. The program prints "ok" when the 20 took under a second,
+    /// `t` finished, and `check` holds.
+    func assertOtherThreadsGoOn(script source: String, _ setup: String, release: String = "", check: String = "True",
+                                file: StaticString = #filePath, line: UInt = #line) throws -> Tool.Result {
         let program = """
             import socket, threading, time
-            ln = socket.socket(); ln.bind(("127.0.0.1", 0)); ln.listen(8)
             other = socket.socket(); other.bind(("127.0.0.1", 0)); other.listen(64)
-            got = []
-            t = threading.Thread(target=lambda: got.append(ln.accept()), daemon=True); t.start()
-            time.sleep(0.2)                      # the accept now waits in the supervisor
+            \(setup)
+            time.sleep(0.2)                      # t's call now waits
             start = time.time()
-            for i in range(20):                  # meanwhile other threads' calls go on
+            for i in range(20):                  # meanwhile the main thread's calls go on
                 c = socket.create_connection(other.getsockname()); c.close()
             took = time.time() - start
-            c = socket.create_connection(ln.getsockname()); t.join(5)
-            print("ok" if got and took < 2 else "stalled %.2f" % took)
+            \(release)
+            t.join(5)
+            print("ok" if took < 1 and not t.is_alive() and (\(check)) else "stalled %.2f" % took)
             """
+        let r = try Tool.run(["run", try script(source), "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stdout.hasPrefix("ok"), "\(source): \(r.stdout)", file: file, line: line)
+        return r
+    }
+
+    func testABlockedAcceptDoesNotStallOtherThreads() throws {
         // With filters the receiving thread hands on before the call; without, once accept
         // finds no client queued.
         for filters in [#"socktest.set("accept", function(so) end); socktest.set("connect", function(so) end)"#,
                         "-- no filters"] {
-            let r = try Tool.run(["run", try script(filters), "--", "python3", "-c", program])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            XCTAssertTrue(r.stdout.hasPrefix("ok"), "\(filters): \(r.stdout)")
+            _ = try assertOtherThreadsGoOn(script: filters, """
+                ln = socket.socket(); ln.bind(("127.0.0.1", 0)); ln.listen(8)
+                got = []
+                t = threading.Thread(target=lambda: got.append(ln.accept()), daemon=True); t.start()
+                """, release: "c = socket.create_connection(ln.getsockname())", check: "got")
         }
+    }
+
+    func testABlockingConnectThatWaitsDoesNotStallOtherThreads() throws {
+        // A listener whose accept queue is full drops further SYNs: a blocking connect to it
+        // waits for a retransmission (a second or more). The supervisor tries a blocking connect
+        // on the receiving thread first; this one must not hold up the rest of the program.
+        _ = try assertOtherThreadsGoOn(script: "-- no filters", """
+            full = socket.socket(); full.bind(("127.0.0.1", 0)); full.listen(0)
+            fillers = []
+            for i in range(3):                   # fill the accept queue: later SYNs are dropped
+                s = socket.socket(); s.setblocking(False)
+                try: s.connect(full.getsockname())
+                except BlockingIOError: pass
+                fillers.append(s)
+            time.sleep(0.1)
+            waiting = socket.socket(); got = []
+            t = threading.Thread(target=lambda: got.append(waiting.connect_ex(full.getsockname())), daemon=True)
+            t.start()
+            """, release: """
+            full.setblocking(False)
+            deadline = time.time() + 10
+            while t.is_alive() and time.time() < deadline:   # drain the queue: the connect gets in
+                try: full.accept()[0].close()
+                except BlockingIOError: time.sleep(0.05)
+            """, check: "got == [0]")
+    }
+
+    func testADelayedCallDoesNotStallOtherThreads() throws {
+        // The script delays the first connect to 127.0.0.1 by two seconds (the main thread
+        // would take as long if it waited behind it).
+        let r = try assertOtherThreadsGoOn(script: """
+            local seen = 0
+            socktest.set("connect", function(so)
+              if tostring(so.addr):find("^127%.0%.0%.1:") then
+                seen = seen + 1
+                if seen == 1 then return socktest.delay(2) end
+              end
+            end)
+            """, """
+            slow = socket.socket(); slow.bind(("127.0.0.1", 0)); slow.listen(8)
+            t = threading.Thread(target=lambda: socket.create_connection(slow.getsockname()), daemon=True)
+            t.start()
+            """)
+        XCTAssertTrue((r.stdout + r.stderr).contains("delayed=1"), "the delay never happened: \(r.stderr)")
     }
 
     func testExitStatusSignalsAndMissingPrograms() throws {

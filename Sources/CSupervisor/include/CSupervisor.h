@@ -66,6 +66,13 @@ int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2);
  * interrupts a thread blocked in a notification ioctl. */
 void st_install_wakeup_signal(void);
 
+/* A one-shot alarm for the calling thread: when it expires the thread gets SIGUSR2 (the
+ * wake-up signal above), so a blocking call it is in returns EINTR. Armed with a delay in
+ * nanoseconds, disarmed with 0. Returns 0, or -1 and errno. */
+int st_alarm_create(void **alarm);
+int st_alarm_set(void *alarm, long nanoseconds);
+void st_alarm_delete(void *alarm);
+
 /* Makes orphaned descendants of ours reparent to us (PR_SET_CHILD_SUBREAPER), to be reaped. */
 void st_become_subreaper(void);
 

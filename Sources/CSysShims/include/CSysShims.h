@@ -22,4 +22,18 @@ static inline int st_filter_scope_active(void) { return st_filter_scope_depth !=
 static inline void st_filter_scope_enter(void) { st_filter_scope_depth += 1; }
 static inline void st_filter_scope_leave(void) { st_filter_scope_depth -= 1; }
 
+/// Who on the calling thread wants to hear that it is about to wait (Waiting), with its
+/// context; NULL when nobody does. Thread-locals, so saying "about to wait" costs one load.
+extern __thread void (*st_wait_observer)(void *) __attribute__((tls_model("initial-exec")));
+extern __thread void *st_wait_observer_context __attribute__((tls_model("initial-exec")));
+
+static inline void st_will_wait(void) {
+    if (st_wait_observer) st_wait_observer(st_wait_observer_context);
+}
+static inline void *st_wait_observer_get_context(void) { return st_wait_observer_context; }
+static inline void st_set_wait_observer(void (*observer)(void *), void *context) {
+    st_wait_observer = observer;
+    st_wait_observer_context = context;
+}
+
 #endif

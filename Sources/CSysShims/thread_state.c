@@ -1,0 +1,5 @@
+#include "CSysShims.h"
+
+__thread int st_filter_scope_depth __attribute__((tls_model("initial-exec"))) = 0;
+__thread void (*st_wait_observer)(void *) __attribute__((tls_model("initial-exec"))) = 0;
+__thread void *st_wait_observer_context __attribute__((tls_model("initial-exec"))) = 0;
