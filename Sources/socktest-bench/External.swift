@@ -64,14 +64,21 @@ enum External {
         return out
     }
 
+    /// scripts/bench-programs/FILE of the checkout this binary sits in (up to six folders up),
+    /// or of the working directory (a build kept elsewhere, `--scratch-path`).
     static func findSource(_ file: String) throws -> String {
+        var dirs: [String] = []
         var dir = here
         for _ in 0..<6 {
-            let candidate = dir + "/scripts/bench-programs/" + file
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            dirs.append(dir)
             dir = (dir as NSString).deletingLastPathComponent
         }
-        throw ValidationError("scripts/bench-programs/\(file) not found above \(here)")
+        dirs.append(FileManager.default.currentDirectoryPath)
+        for dir in dirs {
+            let candidate = dir + "/scripts/bench-programs/" + file
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        throw ValidationError("scripts/bench-programs/\(file) not found above \(here) nor in the working directory")
     }
 
     static func which(_ name: String) -> String? {

@@ -1,4 +1,3 @@
-import Foundation
 import SockTestCore
 import XCTest
 
@@ -9,10 +8,7 @@ final class WaitingTests: XCTestCase {
         Waiting.willWait()                                  // nobody observes yet: nothing happens
         Waiting.observe { heard.withLock { $0.append("first") } }
         Waiting.willWait()
-        let done = DispatchSemaphore(value: 0)
-        let other = Thread { Waiting.willWait(); done.signal() }     // another thread: not observed
-        other.start()
-        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        runThreads(1) { _ in Waiting.willWait() }           // another thread: not observed
         Waiting.observe { heard.withLock { $0.append("second") } }     // replaces the first
         Waiting.willWait()
         Waiting.stopObserving()
