@@ -2,9 +2,10 @@ import ArgumentParser
 import Foundation
 
 /// External-program mode: the C workload program run natively, under `socktest-lua run` with a
-/// no-op connect filter, under the floor (the same calls trapped and answered "continue" at once,
-/// `notify-floor.c`), and under `strace --seccomp-bpf` with an injection rule that never fires
-/// (the nearest peer), when strace is installed.
+/// no-op connect filter, under two floors (`notify-floor.c`: the same calls trapped and answered
+/// "continue" at once; and socket, connect and accept made on the program's behalf as
+/// socktest-lua makes them, with nothing else), and under `strace --seccomp-bpf` with an
+/// injection rule that never fires (the nearest peer), when strace is installed.
 enum External {
     static let here: String = {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -21,6 +22,7 @@ enum External {
             ("program, native", [program, arg, "\(iterations)"]),
             ("program, socktest-lua run (no-op connect filter)", [here + "/socktest-lua", "run", script, "--", program, arg, "\(iterations)"]),
             ("program, floor: trap + continue", [floor, program, arg, "\(iterations)"]),
+            ("program, floor: trap + calls made on its behalf", [floor, "--on-behalf", program, arg, "\(iterations)"]),
         ]
         if let strace = which("strace") {
             // strace 6.1 caps when= at 65535: a rule for call 65535+ never fires in these runs.

@@ -16,7 +16,8 @@ final class BenchTests: XCTestCase {
             for name in ["raw", "switch, no filter", "floor: raw + a bare Lua call per call",
                          "switch, Lua filter on every call",
                          "switch, Lua after-filter on every call", "raw, 2 threads", "switch, Lua filter, 2 threads",
-                         "program, native", "program, socktest-lua run (no-op connect filter)"] {
+                         "program, native", "program, socktest-lua run (no-op connect filter)",
+                         "program, floor: trap + continue", "program, floor: trap + calls made on its behalf"] {
                 XCTAssertTrue(names.contains("\(workload) \(name)"), "missing \(workload) \(name)")
             }
         }

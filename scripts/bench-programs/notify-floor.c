@@ -1,9 +1,13 @@
-/* The floor of external-program mode, for the benchmarks: runs a program under a seccomp filter
+/* The floors of external-program mode, for the benchmarks: runs a program under a seccomp filter
  * that traps the same calls socktest-lua traps (socket bind connect listen accept accept4
- * getsockopt close) and answers every notification "continue" at once, with SYNC_WAKE_UP set as
- * socktest-lua sets it. No switch, no filters, no call made on the program's behalf: what is
- * left is the cost of trapping alone.
- *   notify-floor PROGRAM [ARG...]    exit status: the program's */
+ * getsockopt close), with SYNC_WAKE_UP set as socktest-lua sets it. No switch, no filters.
+ *   notify-floor PROGRAM [ARG...]               every call answered "continue" at once: the
+ *                                               cost of trapping alone
+ *   notify-floor --on-behalf PROGRAM [ARG...]   socket, connect and accept made here on the
+ *                                               program's behalf, the way socktest-lua makes
+ *                                               them (below); the rest "continue"
+ * Exit status: the program's. */
+#define _GNU_SOURCE     /* accept4, process_vm_readv */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -11,12 +15,14 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,8 +68,60 @@ static int receive_fd(int sock) {
     return fd;
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* Answers with a descriptor made here: put into the program and the call answered in one step. */
+static void answer_with_fd(int listener, uint64_t id, int fd) {
+    struct seccomp_notif_addfd addfd = {.id = id, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = fd};
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    close(fd);
+}
+
+static void answer(int listener, uint64_t id, int rc) {
+    struct seccomp_notif_resp resp = {.id = id, .val = rc, .error = rc < 0 ? -errno : 0};
+    ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+/* --on-behalf: socket made here; connect and accept on a copy of the program's descriptor
+ * (pidfd_getfd), the address read from its memory; new descriptors put in with
+ * SECCOMP_ADDFD_FLAG_SEND. Returns 0 for a call left to "continue": anything else, and an accept
+ * that asks for the peer's address. A blocking accept with no client queued would hold up every
+ * other call here: the benchmark workloads always have one queued. */
+static int on_behalf(int listener, int pidfd, const struct seccomp_notif *req) {
+    const __u64 *a = req->data.args;
+    int nr = req->data.nr;
+    if (nr == __NR_socket) {
+        int fd = socket((int)a[0], (int)a[1] | SOCK_CLOEXEC, (int)a[2]);
+        if (fd < 0) answer(listener, req->id, -1); else answer_with_fd(listener, req->id, fd);
+        return 1;
+    }
+    if (nr != __NR_connect && !((nr == __NR_accept || nr == __NR_accept4) && a[1] == 0)) return 0;
+    struct sockaddr_storage address;
+    struct iovec here = {&address, a[2]}, there = {(void *)(uintptr_t)a[1], a[2]};
+    if (nr == __NR_connect && (a[2] > sizeof address || process_vm_readv(req->pid, &here, 1, &there, 1, 0) != (ssize_t)a[2]))
+        return 0;
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, (int)a[0], 0);
+    if (copy < 0) return 0;
+    if (nr == __NR_connect) {
+        answer(listener, req->id, connect(copy, (struct sockaddr *)&address, (socklen_t)a[2]));
+    } else {
+        int flags = (nr == __NR_accept4 ? (int)a[3] : 0) | SOCK_CLOEXEC;
+        int fd = accept4(copy, NULL, NULL, flags);
+        if (fd < 0) answer(listener, req->id, -1); else answer_with_fd(listener, req->id, fd);
+    }
+    close(copy);
+    return 1;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: notify-floor PROGRAM [ARG...]\n"); return 2; }
+    int behalf = argc > 1 && strcmp(argv[1], "--on-behalf") == 0;
+    argv += behalf, argc -= behalf;
+    if (argc < 2) { fprintf(stderr, "usage: notify-floor [--on-behalf] PROGRAM [ARG...]\n"); return 2; }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) { perror("socketpair"); return 2; }
     pid_t pid = fork();
@@ -79,6 +137,8 @@ int main(int argc, char **argv) {
     int listener = receive_fd(sv[0]);
     if (listener < 0) { fprintf(stderr, "notify-floor: no seccomp listener\n"); return 2; }
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+    int pidfd = behalf ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+    if (behalf && pidfd < 0) { perror("pidfd_open"); return 2; }
 
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
@@ -89,6 +149,7 @@ int main(int argc, char **argv) {
         if (!(p.revents & POLLIN)) continue;
         memset(&req, 0, sizeof req);
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req)) continue;
+        if (behalf && on_behalf(listener, pidfd, &req)) continue;
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
