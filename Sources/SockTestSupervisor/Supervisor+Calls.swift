@@ -130,8 +130,9 @@ struct Notification {
     /// A blocking connect usually ends at once (loopback: microseconds), so it is tried on this
     /// thread, cut short after 50 ms. One that really waits then waits after the lead has passed
     /// on: a second connect waits for the attempt in progress (TCP) or starts it afresh (unix),
-    /// and returns its outcome. (Not 1 ms: an alarm that close costs a timer reprogramming each
-    /// time on this virtual machine; W2 under `run` measured 5.5× native with it, 3.5× with 50 ms.)
+    /// and returns its outcome. (Not 1 ms: arming an alarm due that soon reprograms the timer
+    /// device each time on this virtual machine; W2 under `run` measured 5.5× native with it,
+    /// 3.5× with 50 ms.)
     private func connect(_ copy: Int32, _ address: SocketAddress) throws(Errno) -> Int32 {
         guard fcntl(copy, F_GETFL) & O_NONBLOCK == 0 else { return try Sys.connect(copy, address) }
         do {

@@ -40,7 +40,7 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// the result; new descriptors are put into the program with SECCOMP_IOCTL_NOTIF_ADDFD, accept's
 /// peer address is written into the program's memory. Calls on other descriptors are let
 /// through untouched. A call is answered on the thread that received it; one about to wait (an
-/// accept with no client queued, a connect still blocked after 50 ms, a filter's delay)
+/// accept with no client queued, a connect still blocked after 50 ms, a filter's delay or sleep)
 /// first hands the receiving of calls to another thread, so one waiting call does not stall
 /// the rest.
 public final class Supervisor: @unchecked Sendable {
