@@ -13,9 +13,11 @@ enum External {
     }()
 
     static func measure(_ workload: Workload, iterations: Int, repetitions: Int) throws -> [CaseResult] {
-        let program = try buildProgram("workload")
-        let floor = try buildProgram("notify-floor")
-        let script = NSTemporaryDirectory() + "socktest-bench-noop.lua"
+        let scratch = try makeScratch()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let program = try buildProgram("workload", into: scratch)
+        let floor = try buildProgram("notify-floor", into: scratch)
+        let script = scratch + "/noop.lua"
         try #"socktest.set("connect", function(so) end)"#.write(toFile: script, atomically: true, encoding: .utf8)
         let arg = workload == .w1 ? "w1" : "w2"
         var cases: [(String, [String])] = [
@@ -53,10 +55,19 @@ enum External {
         return ns
     }
 
-    /// Builds scripts/bench-programs/NAME.c into a temporary file.
-    static func buildProgram(_ name: String) throws -> String {
+    /// A fresh folder of this run's own in the temporary folder.
+    static func makeScratch() throws -> String {
+        var template = Array((NSTemporaryDirectory() + "socktest-bench-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ValidationError("cannot make a folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
+    /// Builds scripts/bench-programs/NAME.c into `folder`.
+    static func buildProgram(_ name: String, into folder: String) throws -> String {
         let source = try findSource(name + ".c")
-        let out = NSTemporaryDirectory() + "socktest-bench-" + name
+        let out = folder + "/" + name
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-O2", "-o", out, source]

@@ -6,9 +6,14 @@ import XCTest
 final class BenchTests: XCTestCase {
     func testBenchReportsEveryCase() throws {
         let bench = (Tool.executable as NSString).deletingLastPathComponent + "/socktest-bench"
+        // Its own temporary folder, to see that the programs and script it writes are removed.
+        let tmp = Tool.scratchPath("tmp")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let result = try Tool.run(["--w1", "200", "--w2", "50", "--external-w1", "200", "--external-w2", "50",
-                                     "--repetitions", "1", "--external", "--json"], program: bench)
+                                     "--repetitions", "1", "--external", "--json"],
+                                  environment: ["TMPDIR": tmp], program: bench)
         XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [], "left in its temporary folder")
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let cases = try XCTUnwrap(json["cases"] as? [[String: Any]])
         let names = Set(cases.compactMap { $0["name"] as? String })

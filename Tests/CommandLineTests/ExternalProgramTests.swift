@@ -23,9 +23,9 @@ final class ExternalProgramTests: XCTestCase {
         return (fd, Int(UInt16(bigEndian: sin.sin_port)))
     }
 
-    /// Builds Tests/programs/NAME.c into a temporary folder.
+    /// Builds Tests/programs/NAME.c into the scratch folder.
     func build(_ name: String, static isStatic: Bool = false) throws -> String {
-        let out = NSTemporaryDirectory() + "socktest-\(name)-\(UUID().uuidString)"
+        let out = Tool.scratchPath(name)
         let cc = Process()
         cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         cc.arguments = ["cc", "-O2", "-pthread"] + (isStatic ? ["-static"] : []) + ["-o", out, Tool.repo + "/Tests/programs/\(name).c"]
@@ -84,7 +84,7 @@ final class ExternalProgramTests: XCTestCase {
 
     func testGoBinaryEveryOtherDialRefused() throws {
         let (_, port) = try listener()
-        let out = NSTemporaryDirectory() + "socktest-goclient-\(UUID().uuidString)"
+        let out = Tool.scratchPath("goclient")
         let go = Process()
         go.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         go.arguments = ["go", "build", "-o", out, Tool.repo + "/Tests/programs/goclient.go"]

@@ -102,7 +102,7 @@ final class RecipeTests: XCTestCase {
 
     func testAnInstalledBinaryFindsItsRecipes() throws {
         // The layout scripts/install makes: PREFIX/bin/socktest-lua, PREFIX/share/socktest-lua/recipes.
-        let prefix = NSTemporaryDirectory() + "socktest-prefix-\(UUID().uuidString)"
+        let prefix = Tool.scratchPath("prefix")
         let fm = FileManager.default
         try fm.createDirectory(atPath: prefix + "/bin", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: prefix + "/share/socktest-lua", withIntermediateDirectories: true)
@@ -117,7 +117,7 @@ final class RecipeTests: XCTestCase {
     }
 
     func testABinaryWithNoRecipesSaysWhereItLookedAndWhatToSet() throws {
-        let bin = NSTemporaryDirectory() + "socktest-bare-\(UUID().uuidString)"
+        let bin = Tool.scratchPath("bare")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: bin) }
         try FileManager.default.copyItem(atPath: Tool.executable, toPath: bin + "/socktest-lua")

@@ -60,9 +60,23 @@ struct Tool {
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    /// Writes a script into a fresh temporary folder and returns its path.
+    /// One folder per test process for what the tests write (scripts, programs they build);
+    /// removed when the process exits.
+    static let scratch: String = {
+        var template = Array((NSTemporaryDirectory() + "socktest-tests-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            fatalError("cannot make a scratch folder in \(NSTemporaryDirectory())")
+        }
+        atexit { try? FileManager.default.removeItem(atPath: Tool.scratch) }
+        return String(cString: made)
+    }()
+
+    /// A fresh path in `scratch`, named after `name`.
+    static func scratchPath(_ name: String) -> String { scratch + "/" + name + "-" + UUID().uuidString }
+
+    /// Writes a script into a fresh folder in `scratch` and returns its path.
     static func script(_ name: String, _ source: String) throws -> String {
-        let dir = NSTemporaryDirectory() + "socktest-cli-" + UUID().uuidString
+        let dir = scratchPath("script")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/" + name
         try source.write(toFile: path, atomically: true, encoding: .utf8)
