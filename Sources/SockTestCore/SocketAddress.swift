@@ -3,10 +3,16 @@ import Glibc
 /// A socket address: IPv4 ("127.0.0.1:8080"), IPv6 ("[::1]:443") or a unix path ("/tmp/s",
 /// "@abstract"). Parses and prints those text forms; numeric hosts only, plus "localhost".
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
-    private var storage = sockaddr_storage()
+    /// Room for the largest address of a supported family (sockaddr_un, 110 bytes), 8-aligned.
+    /// Not sockaddr_storage: at 128 bytes an optional address (and every call carrying one) is
+    /// too big to be set or copied with inline moves, and each costs a memcpy instead.
+    private var storage: Storage = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    private typealias Storage = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                                 UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    static var capacity: Int { MemoryLayout<Storage>.size }
     public private(set) var length: socklen_t
 
-    public var family: Int32 { Int32(storage.ss_family) }
+    public var family: Int32 { withPointer(sockaddr.self) { Int32($0.pointee.sa_family) } }
 
     /// Parses "HOST:PORT", "[V6HOST]:PORT" or a unix socket path (starting with "/", "./" or "@").
     public init?(_ text: String) {
@@ -27,8 +33,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// An address from its raw bytes (a sockaddr as a program passed it); nil when too short
-    /// or of an unknown family.
+    /// An address from its raw bytes (a sockaddr as a program passed it); nil when too short,
+    /// longer than the kernel takes (sockaddr_storage), or of an unknown family. Bytes beyond
+    /// `capacity` (an IP address passed in a whole sockaddr_storage) are padding and dropped.
     public init?(bytes: [UInt8]) {
         guard bytes.count >= 2, bytes.count <= MemoryLayout<sockaddr_storage>.size else { return nil }
         let address = bytes.withUnsafeBytes { raw in
@@ -43,7 +50,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Copies a kernel-filled address of `length` bytes.
     init(copying address: UnsafePointer<sockaddr>, length: socklen_t) {
-        self.length = min(length, socklen_t(MemoryLayout<sockaddr_storage>.size))
+        self.length = min(length, socklen_t(SocketAddress.capacity))
         withUnsafeMutableBytes(of: &storage) { dst in
             dst.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(self.length)))
         }

@@ -39,7 +39,7 @@ extension Switch {
                 try FilterScope.run { () throws(Errno) in try after(&call) }
             } catch {
                 if case .success(let fd) = outcome, call.type.createsDescriptor { _ = try? Sys.close(fd) }
-                book.withLock { $0.record(call, outcome, real: real, serial: serial, counted: false) }
+                book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: false) }
                 throw error
             }
             outcome = Switch.rewrite(outcome, as: &call)
@@ -55,7 +55,7 @@ extension Switch {
             _ = try? Sys.close(local)
         }
 
-        book.withLock { $0.record(call, outcome, real: real, serial: serial, counted: true) }
+        book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: true) }
         return try outcome.get()
     }
 
@@ -83,8 +83,9 @@ extension Book {
     /// Books one call. Statistics count `outcome` (as an after-filter may have rewritten it);
     /// the table follows the system (`real`): a socket that was really closed leaves it even when
     /// the caller is told the close failed (as Linux does for EINTR). Uncounted calls (failed by
-    /// an after-filter) only keep the table true.
-    mutating func record(_ call: Call, _ outcome: Result<Int32, Errno>, real: Result<Int32, Errno>,
+    /// an after-filter) only keep the table true. `call` is inout only so that it is not copied
+    /// (a memcpy per call): it is not changed.
+    mutating func record(_ call: inout Call, _ outcome: Result<Int32, Errno>, real: Result<Int32, Errno>,
                          serial: UInt64, counted: Bool) {
         let cookie = call.status.cookie
         switch (call.type, outcome) {

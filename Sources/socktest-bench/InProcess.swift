@@ -2,8 +2,9 @@ import Foundation
 import SockTestCore
 import SockTestLua
 
-/// The in-process cases: raw calls, the switch without filters, with a Lua filter on every call
-/// type, with an after-filter on every call type, and two threads at once.
+/// The in-process cases: raw calls, the switch without filters, with a no-op Swift filter, with a
+/// Lua filter on every call type (and the two floors under it, `LuaFloor`), with an after-filter
+/// on every call type, and two threads at once.
 enum InProcess {
     static let stream = Int32(SOCK_STREAM.rawValue)
 
@@ -84,10 +85,14 @@ enum InProcess {
               socktest.set(kind, function(so) return function(a) end end)
             end
             """, name: "noop-after-filters.lua")
+        let swiftFilter = Switch()
+        for type in FilterType.allCases { swiftFilter.set(type) { _ throws(Errno) in nil } }
         let floor = LuaFloor()
         let cases: [(String, Calls, Int)] = [
             ("raw", raw, 1), ("switch, no filter", switched(plain), 1),
-            ("floor: raw + a bare Lua call per call", floor.calls, 1),
+            ("switch, no-op Swift filter on every call", switched(swiftFilter), 1),
+            ("floor: raw + a bare Lua call per call", floor.bare, 1),
+            ("floor: switch + a guarded, budgeted Lua call per call", switched(floor.guarded()), 1),
             ("switch, Lua filter on every call", switched(filtered), 1),
             ("switch, Lua after-filter on every call", switched(after), 1),
             ("raw, 2 threads", raw, 2), ("switch, Lua filter, 2 threads", switched(filtered), 2),

@@ -1,14 +1,25 @@
 import CLua
 import Glibc
+import SockTestCore
+import SockTestLua
 
-/// The floor for "a Lua filter on every call": the raw calls, each preceded by nothing but a
-/// protected call of an empty Lua function with one userdata argument, from C's side of the API
-/// (no switch, no guard, no status object, no instruction budget). Whatever a Lua filter costs
-/// beyond this is the switch's and the host's own work.
+/// The floors for "a Lua filter on every call": an empty Lua function with one userdata
+/// argument, called from C's side of the API.
+///
+/// - `bare`: before each raw call, a protected call and nothing else (no switch, no lock, no
+///   status object, no instruction budget).
+/// - `guarded`: as a filter on every call type of a switch, the least any Lua filter must do —
+///   take a lock (one `lua_State`, many threads), set the instruction budget (a script's endless
+///   loop must stop), make the protected call, drop the result — with no status object to fill,
+///   no slots, no verdict to read.
+///
+/// Whatever `switch, Lua filter` costs beyond `guarded` is the host's own work; whatever
+/// `guarded` costs beyond `switch, no-op Swift filter` is Lua's and the lock's.
 final class LuaFloor: @unchecked Sendable {
     private let L: OpaquePointer
     private let function: lua_Integer
     private let argument: lua_Integer
+    private let lock = PThreadMutex(spinning: true)
 
     init() {
         L = luaL_newstate()
@@ -29,8 +40,16 @@ final class LuaFloor: @unchecked Sendable {
         st_pop(L, 1)
     }
 
+    /// `call` under the lock, within the instruction budget a `LuaHost` gives a filter.
+    func guardedCall() {
+        lock.lock()
+        st_setbudget(L, LuaHost.Limits().instructionsPerFilter)
+        call()
+        lock.unlock()
+    }
+
     /// The raw calls with a Lua call before each.
-    var calls: InProcess.Calls {
+    var bare: InProcess.Calls {
         let raw = InProcess.raw
         return InProcess.Calls(
             listen: raw.listen,
@@ -38,5 +57,12 @@ final class LuaFloor: @unchecked Sendable {
             connect: { self.call(); raw.connect($0, $1) },
             accept: { self.call(); return raw.accept($0) },
             close: { self.call(); raw.close($0) })
+    }
+
+    /// A switch with `guardedCall` as the filter of every call type.
+    func guarded() -> Switch {
+        let sw = Switch()
+        for type in FilterType.allCases { sw.set(type) { _ throws(Errno) in self.guardedCall(); return nil } }
+        return sw
     }
 }

@@ -18,8 +18,9 @@ final class BenchTests: XCTestCase {
         let cases = try XCTUnwrap(json["cases"] as? [[String: Any]])
         let names = Set(cases.compactMap { $0["name"] as? String })
         for workload in ["W1", "W2"] {
-            for name in ["raw", "switch, no filter", "floor: raw + a bare Lua call per call",
-                         "switch, Lua filter on every call",
+            for name in ["raw", "switch, no filter", "switch, no-op Swift filter on every call",
+                         "floor: raw + a bare Lua call per call",
+                         "floor: switch + a guarded, budgeted Lua call per call", "switch, Lua filter on every call",
                          "switch, Lua after-filter on every call", "raw, 2 threads", "switch, Lua filter, 2 threads",
                          "program, native", "program, socktest-lua run (no-op connect filter)",
                          "program, floor: trap + continue", "program, floor: trap + calls made on its behalf"] {

@@ -65,4 +65,23 @@ final class TextFormTests: XCTestCase {
             XCTAssertNil(SocketAddress(bad), bad)
         }
     }
+
+    /// Addresses as programs pass them (the supervisor reads their bytes): the longest unix path,
+    /// and an IP address in a whole sockaddr_storage (the kernel takes up to 128 bytes).
+    func testSocketAddressFromBytes() throws {
+        let longest = "/" + String(repeating: "p", count: 106)     // 107 bytes + NUL fill sun_path
+        let unix = try XCTUnwrap(SocketAddress(longest))
+        XCTAssertEqual(unix.description, longest)
+        XCTAssertEqual(SocketAddress(bytes: unix.bytes), unix)
+        XCTAssertNil(SocketAddress(longest + "p"), "one byte more than sun_path holds")
+        XCTAssertEqual(SocketAddress("@" + String(repeating: "a", count: 106))?.description.count, 107)
+
+        let inet = try XCTUnwrap(SocketAddress("127.0.0.1:8080"))
+        var storage = inet.bytes + Array(repeating: 0, count: MemoryLayout<sockaddr_storage>.size - inet.bytes.count)
+        let padded = try XCTUnwrap(SocketAddress(bytes: storage), "an IPv4 address in a sockaddr_storage")
+        XCTAssertEqual(padded.description, "127.0.0.1:8080")
+        XCTAssertEqual(padded.withSockaddr { sa, _ in Int32(sa.pointee.sa_family) }, AF_INET)
+        storage.append(0)
+        XCTAssertNil(SocketAddress(bytes: storage), "longer than the kernel takes")
+    }
 }
