@@ -20,6 +20,8 @@ final class LuaFloor: @unchecked Sendable {
     private let function: lua_Integer
     private let argument: lua_Integer
     private let lock = PThreadMutex(spinning: true)
+    /// The instruction budget a `LuaHost` gives a filter call.
+    private let budget = LuaHost.Limits().instructionsPerFilter
 
     init() {
         L = luaL_newstate()
@@ -40,10 +42,10 @@ final class LuaFloor: @unchecked Sendable {
         st_pop(L, 1)
     }
 
-    /// `call` under the lock, within the instruction budget a `LuaHost` gives a filter.
+    /// `call` under the lock, within the instruction budget.
     func guardedCall() {
         lock.lock()
-        st_setbudget(L, LuaHost.Limits().instructionsPerFilter)
+        st_setbudget(L, budget)
         call()
         lock.unlock()
     }
