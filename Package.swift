@@ -52,8 +52,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore"]),
-        .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua"]),
+        // What more than one test target uses.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore", "TestSupport"]),
+        .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["socktest-lua", "socktest-bench"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import Glibc
 import SockTestCore
 import Synchronization
 
+import TestSupport
 import XCTest
 
 /// Many threads on one switch, with `set` racing them: counters stay exact.
@@ -12,7 +13,7 @@ final class ConcurrencyTests: XCTestCase {
         let cancelled = Atomic<Int>(0)
         let errors = Atomic<Int>(0)
         let done = Atomic<Bool>(false)
-        let before = Loopback.openDescriptors()
+        let before = openSockets()
 
         // One thread keeps swapping the socket filter between "cancel" and none.
         let setter = Thread {
@@ -50,7 +51,7 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(stat.closed, stat.opened)
         XCTAssertEqual(stat.openFailed + stat.closeFailed, 0)
         XCTAssertEqual(sw.sockets(), [:])
-        XCTAssertEqual(Loopback.openDescriptors(), before)
+        XCTAssertEqual(openSockets(), before)
     }
 }
 

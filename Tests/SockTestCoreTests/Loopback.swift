@@ -8,15 +8,6 @@ enum Loopback {
     static let nonblock = Int32(SOCK_NONBLOCK.rawValue)
     static let cloexec = Int32(SOCK_CLOEXEC.rawValue)
 
-    /// Descriptors open in this process right now.
-    static func openDescriptors() -> Int {
-        guard let dir = opendir("/proc/self/fd") else { return -1 }
-        defer { closedir(dir) }
-        var count = 0
-        while readdir(dir) != nil { count += 1 }
-        return count - 3  // ".", "..", and the directory's own descriptor
-    }
-
     static func isOpen(_ fd: Int32) -> Bool { fcntl(fd, F_GETFD) != -1 }
 
     /// A raw (unswitched) listening TCP socket on 127.0.0.1 and its address.

@@ -1,18 +1,19 @@
 import Glibc
 import SockTestCore
 
+import TestSupport
 import XCTest
 
 /// Each rule of SPEC §2, separately, on real loopback sockets.
 final class PipelineTests: XCTestCase {
     func testBeforeFilterCancelRunsNothingAndCountsNothing() throws {
         let sw = Switch()
-        let before = Loopback.openDescriptors()
+        let before = openSockets()
         sw.set(.socket) { _ throws(Errno) in throw .tooManyOpenFiles }
         XCTAssertThrowsError(try sw.socket(family: AF_INET, type: Loopback.stream)) {
             XCTAssertEqual($0 as? Errno, .tooManyOpenFiles)
         }
-        XCTAssertEqual(Loopback.openDescriptors(), before, "the cancelled socket call must not run")
+        XCTAssertEqual(openSockets(), before, "the cancelled socket call must not run")
         XCTAssertEqual(sw.stats(), [])
 
         // A cancelled connect never reaches the listener.
@@ -40,7 +41,7 @@ final class PipelineTests: XCTestCase {
 
     func testAfterFilterErrorCountsNothingAndClosesCreatedDescriptors() throws {
         let sw = Switch()
-        let before = Loopback.openDescriptors()
+        let before = openSockets()
         let seen = Locked<Int32>(-1)
         sw.set(.socket) { _ throws(Errno) in
             { call throws(Errno) in
@@ -52,7 +53,7 @@ final class PipelineTests: XCTestCase {
             XCTAssertEqual($0 as? Errno, .permissionDenied)
         }
         XCTAssertEqual(seen.withLock { $0 }, 1, "the after-filter sees the real (successful) outcome")
-        XCTAssertEqual(Loopback.openDescriptors(), before, "the socket the call created must be closed")
+        XCTAssertEqual(openSockets(), before, "the socket the call created must be closed")
         XCTAssertEqual(sw.stats(), [])
         XCTAssertEqual(sw.sockets(), [:])
 
@@ -64,10 +65,10 @@ final class PipelineTests: XCTestCase {
         let address = try sw.getsockname(listener)!
         let client = Glibc.socket(AF_INET, Loopback.stream, 0)
         XCTAssertEqual(address.withSockaddr { Glibc.connect(client, $0, $1) }, 0)
-        let withClient = Loopback.openDescriptors()
+        let withClient = openSockets()
         sw.set(.accept) { _ throws(Errno) in { _ throws(Errno) in throw .connectionAbort } }
         XCTAssertThrowsError(try sw.accept(listener)) { XCTAssertEqual($0 as? Errno, .connectionAbort) }
-        XCTAssertEqual(Loopback.openDescriptors(), withClient, "the accepted descriptor must be closed")
+        XCTAssertEqual(openSockets(), withClient, "the accepted descriptor must be closed")
         XCTAssertEqual(sw.stat(tcp4)?.accepted, 0)
         XCTAssertEqual(sw.stat(tcp4)?.acceptFailed, 0)
         XCTAssertEqual(Set(sw.sockets().keys), [listener])
@@ -201,12 +202,12 @@ final class PipelineTests: XCTestCase {
 
         // A success rewritten to failure on socket: the caller gets the error, it counts as
         // openfailed, and the descriptor is closed.
-        let before = Loopback.openDescriptors()
+        let before = openSockets()
         sw.set(.socket) { _ throws(Errno) in { call throws(Errno) in call.status.err = .tooManyOpenFiles } }
         XCTAssertThrowsError(try sw.socket(family: AF_INET, type: Loopback.stream)) {
             XCTAssertEqual($0 as? Errno, .tooManyOpenFiles)
         }
-        XCTAssertEqual(Loopback.openDescriptors(), before)
+        XCTAssertEqual(openSockets(), before)
         XCTAssertEqual(sw.stat(tcp4)?.openFailed, 1)
 
         // A failed socket cannot be made to succeed: no descriptor exists; the error stands.

@@ -1,6 +1,7 @@
 import Glibc
 import SockTestCore
 import SockTestLua
+import TestSupport
 import XCTest
 
 /// Bad scripts never crash or hang the host: each gives an error naming file and line, the call
@@ -34,11 +35,11 @@ final class BadScriptTests: XCTestCase {
                            file: StaticString = #filePath, line: UInt = #line) throws {
         let (sw, host) = try makeHost(limits: limits)
         try host.load(string: source, name: "filter.lua")
-        let before = openDescriptors()
+        let before = openSockets()
         XCTAssertThrowsError(try sw.socket(family: AF_INET, type: stream), file: file, line: line) {
             XCTAssertEqual($0 as? Errno, .canceled, file: file, line: line)
         }
-        XCTAssertEqual(openDescriptors(), before, "descriptor leaked", file: file, line: line)
+        XCTAssertEqual(openSockets(), before, "socket leaked", file: file, line: line)
         XCTAssertEqual(sw.sockets(), [:], file: file, line: line)
         XCTAssertEqual(host.scriptErrors.count, 1, file: file, line: line)
         for pattern in patterns {
@@ -100,9 +101,9 @@ final class BadScriptTests: XCTestCase {
         try sw.listen(listener, backlog: 2)
         let client = Glibc.socket(AF_INET, stream, 0)
         XCTAssertEqual(try sw.getsockname(listener)!.withSockaddr { Glibc.connect(client, $0, $1) }, 0)
-        let before = openDescriptors()
+        let before = openSockets()
         XCTAssertThrowsError(try sw.accept(listener)) { XCTAssertEqual($0 as? Errno, .canceled) }
-        XCTAssertEqual(openDescriptors(), before)
+        XCTAssertEqual(openSockets(), before)
         XCTAssertEqual(Set(sw.sockets().keys), [listener])
         Glibc.close(client)
         try sw.close(listener)

@@ -1,5 +1,6 @@
 import SockTestCore
 import SockTestLua
+import TestSupport
 import XCTest
 
 /// Runs every Lua-level test in Tests/lua: each script must run without error, leave no script
@@ -7,7 +8,7 @@ import XCTest
 final class LuaScriptTests: XCTestCase {
     func runScript(_ name: String) throws {
         let (sw, host) = try makeHost()
-        let before = openDescriptors()
+        let before = openSockets()
         do {
             try host.load(file: "\(Repo.luaTests)/\(name).lua")
         } catch {
@@ -15,7 +16,7 @@ final class LuaScriptTests: XCTestCase {
         }
         XCTAssertEqual(host.scriptErrors, [], name)
         XCTAssertEqual(sw.sockets(), [:], "\(name).lua left sockets open")
-        XCTAssertEqual(openDescriptors(), before, "\(name).lua leaked descriptors")
+        XCTAssertEqual(openSockets(), before, "\(name).lua leaked sockets")
     }
 
     func testModule() throws { try runScript("module") }

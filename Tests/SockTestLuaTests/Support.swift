@@ -19,15 +19,6 @@ func makeHost(seed: UInt64 = 1, limits: LuaHost.Limits = LuaHost.Limits()) throw
     return (sw, try LuaHost(switch: sw, seed: seed, limits: limits, modulePaths: [Repo.luaTests + "/lib", Repo.root + "/scripts"]))
 }
 
-/// Descriptors open in this process right now.
-func openDescriptors() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(dir) }
-    var count = 0
-    while readdir(dir) != nil { count += 1 }
-    return count - 3
-}
-
 func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
