@@ -4,7 +4,7 @@ import Glibc
 /// event descriptors that Foundation and Dispatch open and close on their own threads (after an
 /// earlier test's child process, for one), which a count of all descriptors would catch.
 public func openSockets() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
+    guard let dir = opendir("/proc/self/fd") else { fatalError("cannot read /proc/self/fd to count sockets") }
     defer { closedir(dir) }
     var count = 0
     var target = [CChar](repeating: 0, count: 64)
