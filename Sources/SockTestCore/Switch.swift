@@ -14,6 +14,8 @@ public final class Switch: Sendable {
     /// Bit n set when a filter of type n is set: calls of other types skip the filter lock.
     let filterMask = Atomic<Int>(0)
     let book = Locked(Book())
+    /// What a supervisor knows of its programs' sockets beyond the table (nil: no program).
+    let programs = Locked<(any ProgramSockets)?>(nil)
 
     public init() {}
 
@@ -47,10 +49,32 @@ public final class Switch: Sendable {
         }
     }
 
-    /// The whole table, supervised programs' sockets included.
-    public func allSockets() -> [SocketKey: Status] {
-        book.withLock { book in book.table.all.mapValues(\.status) }
+    /// The whole table, supervised programs' sockets included. `refresh` first has a
+    /// supervisor learn the sockets its programs made that no trapped call has shown it yet.
+    public func allSockets(refresh: Bool = false) -> [SocketKey: Status] {
+        if refresh, let programs = programs.withLock({ $0 }) { programs.refresh() }
+        return book.withLock { book in book.table.all.mapValues(\.status) }
     }
+
+    /// Sets (or, with nil, removes) the supervisor that answers for programs' sockets.
+    public func supervise(_ sockets: (any ProgramSockets)?) {
+        programs.withLock { $0 = sockets }
+    }
+
+    /// The local address of the socket a call is on (nil for socket(), or when it has none).
+    public func localAddress(of call: Call) -> SocketAddress? {
+        guard let key = call.key else { return nil }
+        if key.space == 0 { return (try? Sys.getsockname(key.fd)) ?? nil }
+        return programs.withLock { $0 }?.localAddress(of: key)
+    }
+}
+
+/// What only a supervisor can find out about a supervised program's sockets.
+public protocol ProgramSockets: AnyObject, Sendable {
+    /// getsockname of the program's descriptor `key`.
+    func localAddress(of key: SocketKey) -> SocketAddress?
+    /// Learns the sockets the programs hold that the table does not know yet.
+    func refresh()
 }
 
 final class FilterBox: Sendable {
@@ -80,9 +104,30 @@ struct Book {
         }
     }
 
-    mutating func add(_ key: SocketKey, _ status: Status) {
+    /// Supervised programs' sockets by kernel object: how many descriptors name each, and its
+    /// cookie. A socket is closed when its last descriptor is.
+    private(set) var objects: [UInt64: (references: Int, cookie: Cookie)] = [:]
+
+    mutating func add(_ key: SocketKey, _ status: Status, identity: UInt64 = 0) {
         nextSerial += 1
-        table[key] = Entry(status: status, serial: nextSerial)
+        if let old = table[key], old.identity != 0 { release(old.identity) }
+        table[key] = Entry(status: status, serial: nextSerial, identity: identity)
+        if identity != 0 { objects[identity, default: (0, status.cookie)].references += 1 }
+    }
+
+    /// Removes `key`; true when it named the last descriptor of its socket.
+    @discardableResult
+    mutating func remove(_ key: SocketKey) -> Bool {
+        guard let old = table[key] else { return false }
+        table[key] = nil
+        return old.identity == 0 || release(old.identity)
+    }
+
+    @discardableResult
+    private mutating func release(_ identity: UInt64) -> Bool {
+        let left = (objects[identity]?.references ?? 1) - 1
+        if left > 0 { objects[identity]!.references = left } else { objects[identity] = nil }
+        return left <= 0
     }
 }
 

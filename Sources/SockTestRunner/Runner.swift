@@ -51,11 +51,14 @@ public enum Runner {
             if let script = request.script { try lua.load(file: script) }
             result = workload?.run(on: sw)
             if !request.command.isEmpty {
+                let supervisor: Supervisor
                 do {
-                    termination = try Supervisor(switch: sw, command: request.command).run()
+                    supervisor = try Supervisor(switch: sw, command: request.command)
+                    termination = try supervisor.run()
                 } catch {
                     throw UsageError(error.message)   // no such program, or a kernel without the feature
                 }
+                errors += supervisor.scriptProblems
             }
         } catch let error as UsageError {
             throw error
