@@ -48,7 +48,7 @@ public final class Switch: Sendable {
     }
 
     /// The whole table, supervised programs' sockets included.
-    public func allSockets() -> [SocketKey: Status] {
+    package func allSockets() -> [SocketKey: Status] {
         book.withLock { book in book.table.all.mapValues(\.status) }
     }
 }
@@ -68,9 +68,9 @@ struct Book {
     private(set) var stats: [Stat] = []
     private var nextSerial: UInt64 = 0
 
-    enum Counter { case opened, connected, listened, accepted, closed }
+    typealias Counter = Stat.Counter
 
-    /// Counts one call: `counter` when it succeeded, its `...Failed` twin when not.
+    /// Counts one call: `counter` when it succeeded, its failure twin when not.
     mutating func count(_ cookie: Cookie, _ counter: Counter, failed: Bool = false) {
         if let i = stats.firstIndex(where: { $0.cookie == cookie }) {
             stats[i].count(counter, failed: failed)
@@ -87,18 +87,8 @@ struct Book {
 }
 
 extension Stat {
-    mutating func count(_ counter: Book.Counter, failed: Bool) {
-        switch (counter, failed) {
-        case (.opened, false): opened += 1
-        case (.opened, true): openFailed += 1
-        case (.connected, false): connected += 1
-        case (.connected, true): connectFailed += 1
-        case (.listened, false): listened += 1
-        case (.listened, true): listenFailed += 1
-        case (.accepted, false): accepted += 1
-        case (.accepted, true): acceptFailed += 1
-        case (.closed, false): closed += 1
-        case (.closed, true): closeFailed += 1
-        }
+    /// Counts one call: `counter` when it succeeded, its failure twin when not.
+    mutating func count(_ counter: Counter, failed: Bool) {
+        self[failed ? counter.failure : counter] += 1
     }
 }

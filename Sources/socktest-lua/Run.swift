@@ -51,7 +51,7 @@ struct Run: ParsableCommand {
         request.command = command
         let outcome = try Runner.run(request, library: RecipeLibrary.locate())
         for error in outcome.errors { printError(error) }
-        if let status = outcome.report.commandStatus, status.hasPrefix("killed") {
+        if outcome.commandWasKilled, let status = outcome.report.commandStatus {
             printError("socktest-lua: \(command[0]) was \(status)")
         }
         print(json ? outcome.report.json : outcome.report.text)
