@@ -2,7 +2,7 @@ import Foundation
 import SockTestCore
 import SockTestLua
 
-/// What `run` prints: the per-cookie stats in the seed's text form, the sockets left open, what
+/// What `run` prints: the per-cookie stats in Go's socktest text form, the sockets left open, what
 /// each filter did, the workload's outcomes, and script errors. `text` for people, `json` for
 /// programs (the same content; schema in the README).
 package struct Report: Encodable, Sendable {

@@ -4,7 +4,7 @@ import SockTestCore
 import TestSupport
 import XCTest
 
-/// Each rule of SPEC §2, separately, on real loopback sockets.
+/// Each rule of the switch's semantics (docs/semantics.md), separately, on real loopback sockets.
 final class PipelineTests: XCTestCase {
     func testBeforeFilterCancelRunsNothingAndCountsNothing() throws {
         let sw = Switch()
