@@ -14,6 +14,7 @@ import XCTest
 /// - A line starting `socktest-lua ` (no prompt) in a sh, console or untagged block: run the same
 ///   way; it must exit 0 (no output shown, none compared).
 /// - ```swift: its lines (imports aside) stand, in order, in a test under Tests/, which runs it.
+/// - ```json: parses.
 final class DocumentationTests: XCTestCase {
     struct Block {
         let doc: String
@@ -118,6 +119,13 @@ final class DocumentationTests: XCTestCase {
             found += 1
         }
         XCTAssertGreaterThanOrEqual(found, 2)
+    }
+
+    func testJSONBlocksParse() throws {
+        for block in try Self.allBlocks where block.info == "json" {
+            let text = block.lines.joined(separator: "\n")
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(text.utf8)), "\(block.place): not JSON")
+        }
     }
 
     func testEveryFilterTypeHasADocumentedExample() throws {
