@@ -107,16 +107,20 @@ package enum Runner {
         }
     }
 
-    /// Compiles a script without running it.
-    package static func check(_ script: String) throws(UsageError) -> LuaError? {
-        guard FileManager.default.fileExists(atPath: script) else { throw UsageError("no such script: \(script)") }
+    /// Compiles a script without running it, then looks for the mistakes `StaticCheck` can see:
+    /// each problem as "script.lua:12: ...", none when the script is fine.
+    package static func check(_ script: String) throws(UsageError) -> [String] {
+        guard let source = try? String(contentsOfFile: script, encoding: .utf8) else {
+            throw UsageError("no such script: \(script)")
+        }
         do {
             let host = try LuaHost(switch: Switch())
+            defer { host.close() }
             try host.compile(file: script)
-            return nil
         } catch {
-            return error
+            return [error.message]
         }
+        return StaticCheck.problems(in: source).map { "\(script):\($0)" }
     }
 }
 
