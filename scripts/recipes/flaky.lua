@@ -19,6 +19,7 @@
 local recipe = require("socktest.recipe")
 local st = socktest
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("flaky", opts, {op = "op", p = "probability", errors = "errnos"},
     {op = "connect", p = 0.1, errors = {"ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH"}})
