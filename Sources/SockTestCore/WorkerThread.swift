@@ -5,39 +5,52 @@ import Glibc
 /// the cores.
 package final class WorkerThread: @unchecked Sendable {
     private var handle = pthread_t()
+    private let body: @Sendable () -> Void
+    private let done = Locked(false)
+
+    private init(body: @escaping @Sendable () -> Void) { self.body = body }
 
     /// Runs `body` on a new thread; `join` waits for it. Stops the process if no thread can be
-    /// made (a workload without its threads would measure nothing).
-    package init(_ body: @escaping @Sendable () -> Void) {
-        let rc = Self.start(&handle, detached: false, body)
+    /// made: for tests and benchmarks, which cannot go on without it.
+    package convenience init(_ body: @escaping @Sendable () -> Void) {
+        self.init(body: body)
+        let rc = Self.spawn(self, &handle, detached: false)
         precondition(rc == 0, "pthread_create: \(rc)")
     }
 
-    package func join() { pthread_join(handle, nil) }
+    /// A running thread, or nil when the system has no thread to give (pthread_create EAGAIN:
+    /// a thread limit reached); the caller decides what to do without it.
+    package static func start(_ body: @escaping @Sendable () -> Void) -> WorkerThread? {
+        let thread = WorkerThread(body: body)
+        return spawn(thread, &thread.handle, detached: false) == 0 ? thread : nil
+    }
 
     /// Runs `body` on a new thread nobody joins. When no thread can be made (a program under
     /// test at its thread limit), it runs `body` here instead, so the work is never lost.
     package static func detach(_ body: @escaping @Sendable () -> Void) {
+        let thread = WorkerThread(body: body)
         var handle = pthread_t()
-        if start(&handle, detached: true, body) != 0 { body() }
+        if spawn(thread, &handle, detached: true) != 0 { body() }
     }
 
-    private final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
+    /// Whether `body` has returned (`join` then does not wait).
+    package var isDone: Bool { done.withLock { $0 } }
 
-    private static func start(_ handle: inout pthread_t, detached: Bool, _ body: @escaping @Sendable () -> Void) -> Int32 {
+    package func join() { pthread_join(handle, nil) }
+
+    private static func spawn(_ thread: WorkerThread, _ handle: inout pthread_t, detached: Bool) -> Int32 {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
         if detached { pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED)) }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let me = Unmanaged.passRetained(thread).toOpaque()
         let rc = pthread_create(&handle, &attributes, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+            let thread = Unmanaged<WorkerThread>.fromOpaque(raw!).takeRetainedValue()
+            thread.body()
+            thread.done.withLock { $0 = true }
             return nil
-        }, box)
-        if rc != 0 { Unmanaged<Box>.fromOpaque(box).release() }
+        }, me)
+        if rc != 0 { Unmanaged<WorkerThread>.fromOpaque(me).release() }
         return rc
     }
 }

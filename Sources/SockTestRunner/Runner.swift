@@ -20,7 +20,7 @@ package struct RunOutcome: Sendable {
     package let report: Report
     package let errors: [String]
     /// How the COMMAND ended, if there was one.
-    let termination: Termination?
+    var termination: Termination? = nil
     package var exitStatus: Int32 { report.exitStatus }
 
     /// Whether a signal killed the COMMAND (said on stderr, as a shell would).
