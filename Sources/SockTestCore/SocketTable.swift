@@ -57,11 +57,11 @@ struct SocketTable {
 }
 
 /// A connect or a listen, in the bookkeeping of a supervised program's socket.
-public struct Attempts: OptionSet, Sendable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let connect = Attempts(rawValue: 1)
-    public static let listen = Attempts(rawValue: 2)
+package struct Attempts: OptionSet, Sendable {
+    package let rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
+    package static let connect = Attempts(rawValue: 1)
+    package static let listen = Attempts(rawValue: 2)
 }
 
 extension FilterType {

@@ -101,10 +101,10 @@ extension Switch {
 
 /// A call its before-filter let through: which table entry it found, and the after-filter the
 /// before-filter returned, if any.
-public struct Admitted: Sendable {
+package struct Admitted: Sendable {
     let serial: UInt64
     /// nil when no after-filter needs the call's outcome.
-    public let after: AfterFilter?
+    package let after: AfterFilter?
 }
 
 extension Book {

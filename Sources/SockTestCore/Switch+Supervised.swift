@@ -11,7 +11,7 @@
 extension Switch {
     /// A call of process `space` (its process id; never 0) on descriptor `fd` (nil for socket;
     /// pass the socket's `cookie` then).
-    public func programCall(
+    package func programCall(
         _ type: FilterType, space: Int32, fd: Int32?, cookie: Cookie? = nil,
         address: SocketAddress? = nil, backlog: Int32? = nil, level: Int32? = nil,
         option: Int32? = nil, flags: Int32? = nil
@@ -23,12 +23,12 @@ extension Switch {
 
     /// Looks the call's socket up and runs its before-filter: nil when the socket is not
     /// tracked; throws when the filter cancels the call.
-    public func admitProgramCall(_ call: inout Call) throws(Errno) -> Admitted? {
+    package func admitProgramCall(_ call: inout Call) throws(Errno) -> Admitted? {
         try admit(&call)
     }
 
     /// After the supervisor made the call on the program's behalf: after-filter, commit, books.
-    public func completeProgramCall(
+    package func completeProgramCall(
         _ call: inout Call, _ outcome: Result<Int32, Errno>, _ admitted: Admitted,
         commit: ((Int32) throws(Errno) -> Int32)? = nil
     ) throws(Errno) -> Int32 {
@@ -37,23 +37,23 @@ extension Switch {
 
     /// The kernel makes the call in the program's context: its outcome is not seen. A connect
     /// or listen is counted when the socket's state next shows how it went (`observe`).
-    public func continued(_ call: Call) {
+    package func continued(_ call: Call) {
         guard let key = call.key, !call.type.attempt.isEmpty else { return }
         book.withLock { book in book.table[key]?.attempts.insert(call.type.attempt) }
     }
 
     /// The socket `key` names, as the table last knew it; nil when it tracks none there.
-    public func identity(of key: SocketKey) -> UInt64? {
+    package func identity(of key: SocketKey) -> UInt64? {
         book.withLock { $0.table[key]?.identity }
     }
 
     /// The cookie of a socket the table knows by `identity` (under any descriptor of any process).
-    public func cookie(ofIdentity identity: UInt64) -> Cookie? {
+    package func cookie(ofIdentity identity: UInt64) -> Cookie? {
         book.withLock { $0.objects[identity]?.cookie }
     }
 
     /// How a program came to hold a socket the table learns.
-    public enum Origin: Sendable {
+    package enum Origin: Sendable {
         /// socket(): counted as opened.
         case opened
         /// accept(): counted as accepted.
@@ -64,7 +64,7 @@ extension Switch {
 
     /// Tracks `key` as the socket `identity`, created as `origin` says. A descriptor already
     /// known as that socket is left as it is.
-    public func learn(_ key: SocketKey, identity: UInt64, cookie: Cookie, origin: Origin) {
+    package func learn(_ key: SocketKey, identity: UInt64, cookie: Cookie, origin: Origin) {
         precondition(key.space != 0 && identity != 0)
         book.withLock { book in
             if book.table[key]?.identity == identity { return }
@@ -81,7 +81,7 @@ extension Switch {
 
     /// The descriptor `key` no longer names its socket (closed, or found naming something else):
     /// it leaves the table, and the socket counts as closed when that was its last descriptor.
-    public func forget(_ key: SocketKey) {
+    package func forget(_ key: SocketKey) {
         book.withLock { Self.drop(&$0, key) }
     }
 
@@ -92,13 +92,13 @@ extension Switch {
 
     /// Whether `key`'s socket still owes the statistics the outcome of a connect or a listen
     /// (one the program opened itself, whose connect or listen no call showed the outcome of).
-    public func owesOutcome(_ key: SocketKey) -> Bool {
+    package func owesOutcome(_ key: SocketKey) -> Bool {
         book.withLock { $0.table[key].map { $0.counted != [.connect, .listen] } ?? false }
     }
 
     /// Counts what `key`'s socket owed, from its state now: connected if it has a peer, listened
     /// if it listens; a connect or listen the kernel made that left no such state, as failed.
-    public func observe(_ key: SocketKey, connected: Bool, listening: Bool) {
+    package func observe(_ key: SocketKey, connected: Bool, listening: Bool) {
         book.withLock { book in
             guard let entry = book.table[key] else { return }
             let cookie = entry.status.cookie
@@ -116,7 +116,7 @@ extension Switch {
     }
 
     /// The descriptors of process `space` the table tracks, with their sockets.
-    public func descriptors(of space: Int32) -> [(fd: Int32, identity: UInt64)] {
+    package func descriptors(of space: Int32) -> [(fd: Int32, identity: UInt64)] {
         book.withLock { book in book.table.sockets(in: space).map { ($0.fd, $0.entry.identity) } }
     }
 }

@@ -51,13 +51,13 @@ public final class Switch: Sendable {
 
     /// The whole table, supervised programs' sockets included. `refresh` first has a
     /// supervisor learn the sockets its programs made that no trapped call has shown it yet.
-    public func allSockets(refresh: Bool = false) -> [SocketKey: Status] {
+    package func allSockets(refresh: Bool = false) -> [SocketKey: Status] {
         if refresh, let programs = programs.withLock({ $0 }) { programs.refresh() }
         return book.withLock { book in book.table.all.mapValues(\.status) }
     }
 
     /// Sets (or, with nil, removes) the supervisor that answers for programs' sockets.
-    public func supervise(_ sockets: (any ProgramSockets)?) {
+    package func supervise(_ sockets: (any ProgramSockets)?) {
         programs.withLock { $0 = sockets }
     }
 
@@ -70,7 +70,7 @@ public final class Switch: Sendable {
 }
 
 /// What only a supervisor can find out about a supervised program's sockets.
-public protocol ProgramSockets: AnyObject, Sendable {
+package protocol ProgramSockets: AnyObject, Sendable {
     /// getsockname of the program's descriptor `key`.
     func localAddress(of key: SocketKey) -> SocketAddress?
     /// Learns the sockets the programs hold that the table does not know yet.
@@ -92,9 +92,9 @@ struct Book {
     private(set) var stats: [Stat] = []
     private var nextSerial: UInt64 = 0
 
-    enum Counter { case opened, connected, listened, accepted, closed }
+    typealias Counter = Stat.Counter
 
-    /// Counts one call: `counter` when it succeeded, its `...Failed` twin when not.
+    /// Counts one call: `counter` when it succeeded, its failure twin when not.
     mutating func count(_ cookie: Cookie, _ counter: Counter, failed: Bool = false) {
         if let i = stats.firstIndex(where: { $0.cookie == cookie }) {
             stats[i].count(counter, failed: failed)
@@ -132,18 +132,8 @@ struct Book {
 }
 
 extension Stat {
-    mutating func count(_ counter: Book.Counter, failed: Bool) {
-        switch (counter, failed) {
-        case (.opened, false): opened += 1
-        case (.opened, true): openFailed += 1
-        case (.connected, false): connected += 1
-        case (.connected, true): connectFailed += 1
-        case (.listened, false): listened += 1
-        case (.listened, true): listenFailed += 1
-        case (.accepted, false): accepted += 1
-        case (.accepted, true): acceptFailed += 1
-        case (.closed, false): closed += 1
-        case (.closed, true): closeFailed += 1
-        }
+    /// Counts one call: `counter` when it succeeded, its failure twin when not.
+    mutating func count(_ counter: Counter, failed: Bool) {
+        self[failed ? counter.failure : counter] += 1
     }
 }

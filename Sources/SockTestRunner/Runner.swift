@@ -4,29 +4,37 @@ import SockTestLua
 import SockTestSupervisor
 
 /// What `socktest-lua run` was asked to do.
-public struct RunRequest: Sendable {
-    public var script: String?
-    public var recipes: [NamedOptions] = []
-    public var seed: UInt64 = 1
-    public var workload: NamedOptions?
-    public var command: [String] = []
-    public var limits = LuaHost.Limits()
+package struct RunRequest: Sendable {
+    package var script: String?
+    package var recipes: [NamedOptions] = []
+    package var seed: UInt64 = 1
+    package var workload: NamedOptions?
+    package var command: [String] = []
+    package var limits = LuaHost.Limits()
 
-    public init(script: String?) { self.script = script }
+    package init(script: String?) { self.script = script }
 }
 
 /// How a run ended: the report, the errors for stderr, and the exit status.
-public struct RunOutcome: Sendable {
-    public let report: Report
-    public let errors: [String]
-    public var exitStatus: Int32 { report.exitStatus }
+package struct RunOutcome: Sendable {
+    package let report: Report
+    package let errors: [String]
+    /// How the COMMAND ended, if there was one.
+    var termination: Termination? = nil
+    package var exitStatus: Int32 { report.exitStatus }
+
+    /// Whether a signal killed the COMMAND (said on stderr, as a shell would).
+    package var commandWasKilled: Bool {
+        if case .signaled = termination { return true }
+        return false
+    }
 }
 
 /// Runs a script (and recipes) against a workload: the whole of `socktest-lua run` but the
 /// argument parsing. Usage mistakes throw before anything runs; script errors end up in the
 /// outcome (exit status 1).
-public enum Runner {
-    public static func run(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) -> RunOutcome {
+package enum Runner {
+    package static func run(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) -> RunOutcome {
         let workload = try request.workload.map { spec throws(UsageError) in try Workloads.make(spec) }
         try validate(request, library: library)
 
@@ -73,7 +81,7 @@ public enum Runner {
         let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
                             termination: termination?.description, exitStatus: status)
         host?.close()
-        return RunOutcome(report: report, errors: errors)
+        return RunOutcome(report: report, errors: errors, termination: termination)
     }
 
     /// The same error raised by many calls is reported once, with how often it happened.
@@ -102,16 +110,20 @@ public enum Runner {
         }
     }
 
-    /// Compiles a script without running it.
-    public static func check(_ script: String) throws(UsageError) -> LuaError? {
-        guard FileManager.default.fileExists(atPath: script) else { throw UsageError("no such script: \(script)") }
+    /// Compiles a script without running it, then looks for the mistakes `StaticCheck` can see:
+    /// each problem as "script.lua:12: ...", none when the script is fine.
+    package static func check(_ script: String) throws(UsageError) -> [String] {
+        guard let source = try? String(contentsOfFile: script, encoding: .utf8) else {
+            throw UsageError("no such script: \(script)")
+        }
         do {
             let host = try LuaHost(switch: Switch())
+            defer { host.close() }
             try host.compile(file: script)
-            return nil
         } catch {
-            return error
+            return [error.message]
         }
+        return StaticCheck.problems(in: source).map { "\(script):\($0)" }
     }
 }
 

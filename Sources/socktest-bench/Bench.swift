@@ -109,8 +109,4 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-func monotonicNs() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
-}
+func monotonicNs() -> Double { monotonicSeconds() * 1e9 }
