@@ -49,7 +49,7 @@ extension Switch {
 
     /// The cookie of a socket the table knows by `identity` (under any descriptor of any process).
     package func cookie(ofIdentity identity: UInt64) -> Cookie? {
-        book.withLock { $0.objects[identity]?.cookie }
+        book.withLock { book in book.objects[identity]?.cookie ?? book.buried[identity] }
     }
 
     /// How a program came to hold a socket the table learns.
@@ -69,6 +69,7 @@ extension Switch {
         book.withLock { book in
             if book.table[key]?.identity == identity { return }
             if book.table[key] != nil { Self.drop(&book, key) }
+            if origin == .copy { _ = book.exhume(identity) }
             book.add(key, Status(cookie: cookie), identity: identity)
             switch origin {
             case .opened: book.count(cookie, .opened)

@@ -80,13 +80,18 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
             return true
         }
-        let proto = copy.protocol
-        if let made = processes.takeCreation(in: key.space, { creation in
-            guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
-            return creation.cookie.protocol == 0 || creation.cookie.protocol == proto
-        }) {
-            sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
-            return true
+        // socket(): the same family and type; among those, one whose SOCK_NONBLOCK matches the
+        // descriptor's mode now (fcntl may have changed it since: then any).
+        let proto = copy.protocol, nonBlocking = copy.isNonBlocking
+        for strict in [true, false] {
+            if let made = processes.takeCreation(in: key.space, { creation in
+                guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie),
+                      creation.cookie.protocol == 0 || creation.cookie.protocol == proto else { return false }
+                return !strict || (creation.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking
+            }) {
+                sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
+                return true
+            }
         }
         return false
     }
