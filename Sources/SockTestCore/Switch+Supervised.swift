@@ -76,7 +76,7 @@ extension Switch {
             case .accepted: book.count(cookie, .accepted)
             case .copy: break
             }
-            if origin != .opened { book.table[key]!.counted = [.connect, .listen] }
+
         }
     }
 
@@ -91,28 +91,23 @@ extension Switch {
         if book.remove(key) { book.count(entry.status.cookie, .closed) }
     }
 
-    /// Whether `key`'s socket still owes the statistics the outcome of a connect or a listen
-    /// (one the program opened itself, whose connect or listen no call showed the outcome of).
-    package func owesOutcome(_ key: SocketKey) -> Bool {
-        book.withLock { $0.table[key].map { $0.counted != [.connect, .listen] } ?? false }
+    /// What `key`'s socket still owes the statistics: connects and listens the kernel made
+    /// whose outcome no call showed.
+    package func owed(_ key: SocketKey) -> Attempts {
+        book.withLock { book in book.table[key].map { $0.attempts.subtracting($0.counted) } ?? [] }
     }
 
-    /// Counts what `key`'s socket owed, from its state now: connected if it has a peer, listened
-    /// if it listens; a connect or listen the kernel made that left no such state, as failed.
+    /// Counts what `key`'s socket owed, from its state now: a connect succeeded if the socket has
+    /// a peer, a listen if it listens.
     package func observe(_ key: SocketKey, connected: Bool, listening: Bool) {
         book.withLock { book in
             guard let entry = book.table[key] else { return }
             let cookie = entry.status.cookie
-            if !entry.counted.contains(.connect) {
-                if connected { book.count(cookie, .connected) }
-                else if entry.attempts.contains(.connect) { book.count(cookie, .connected, failed: true) }
-            }
-            if !entry.counted.contains(.listen) {
-                if listening { book.count(cookie, .listened) }
-                else if entry.attempts.contains(.listen) { book.count(cookie, .listened, failed: true) }
-            }
+            let owed = entry.attempts.subtracting(entry.counted)
+            if owed.contains(.connect) { book.count(cookie, .connected, failed: !connected) }
+            if owed.contains(.listen) { book.count(cookie, .listened, failed: !listening) }
             book.table[key]!.attempts = []
-            book.table[key]!.counted = [.connect, .listen]
+            book.table[key]!.counted.formUnion(owed)
         }
     }
 

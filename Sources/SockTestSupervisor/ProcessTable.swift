@@ -117,8 +117,13 @@ final class ProcessTable: Sendable {
         return nil
     }
 
-    func hasCreations(in tgid: Int32) -> Bool {
-        state.withLock { !($0.processes[tgid]?.creations.isEmpty ?? true) }
+    /// Whether `tgid` owes creations (with `accepting`, accept() ones).
+    func hasCreations(in tgid: Int32, accepting: Bool = false) -> Bool {
+        state.withLock { s in
+            guard let list = s.processes[tgid]?.creations else { return false }
+            guard accepting else { return !list.isEmpty }
+            return list.contains { if case .accept = $0.kind { true } else { false } }
+        }
     }
 
     func listenerAddress(_ identity: UInt64, in tgid: Int32, read: () -> SocketAddress?) -> SocketAddress? {

@@ -68,7 +68,8 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         }
         guard let family = copy.family, let type = copy.type else { return false }
         func shaped(_ cookie: Cookie) -> Bool { cookie.family == family && cookie.type & 0xff == type }
-        if !copy.isListening, let local = copy.localAddress,
+        // accept(): the same shape, and the local address of the listener it was accepted on.
+        if processes.hasCreations(in: key.space, accepting: true), !copy.isListening, let local = copy.localAddress,
            let made = processes.takeCreation(in: key.space, { creation in
                guard creation.identity == 0, case .accept(let listener, let listenerFD) = creation.kind,
                      shaped(creation.cookie) else { return false }
@@ -82,12 +83,18 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         }
         // socket(): the same family and type; among those, one whose SOCK_NONBLOCK matches the
         // descriptor's mode now (fcntl may have changed it since: then any).
-        let proto = copy.protocol, nonBlocking = copy.isNonBlocking
+        // Read lazily: most programs create sockets with the default protocol and one mode.
+        var proto: Int32??, nonBlocking: Bool?
         for strict in [true, false] {
             if let made = processes.takeCreation(in: key.space, { creation in
-                guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie),
-                      creation.cookie.protocol == 0 || creation.cookie.protocol == proto else { return false }
-                return !strict || (creation.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking
+                guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
+                if creation.cookie.protocol != 0 {
+                    if proto == nil { proto = .some(copy.protocol) }
+                    guard proto! == creation.cookie.protocol else { return false }
+                }
+                guard strict else { return true }
+                if nonBlocking == nil { nonBlocking = copy.isNonBlocking }
+                return (creation.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking
             }) {
                 sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
                 return true
@@ -118,8 +125,10 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// Before a tracked descriptor is let go: the outcome of a connect or listen the kernel made
     /// is read off the socket's state while it still exists.
     func settle(_ key: SocketKey) {
-        guard sw.owesOutcome(key), let copy = copy(key.space, key.fd) else { return }
-        sw.observe(key, connected: copy.isConnected, listening: copy.isListening)
+        let owed = sw.owed(key)
+        guard !owed.isEmpty, let copy = copy(key.space, key.fd) else { return }
+        sw.observe(key, connected: owed.contains(.connect) && copy.isConnected,
+                   listening: owed.contains(.listen) && copy.isListening)
     }
 
     /// Brings the books of process `space` up to date with its descriptor table: sockets not yet

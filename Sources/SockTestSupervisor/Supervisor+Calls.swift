@@ -105,9 +105,10 @@ struct Notification: ~Copyable {
     consuming func address(_ type: FilterType) {
         let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
         let length = Int32(truncatingIfNeeded: n.args.2)
+        guard let key = books.tracked(space, fd) else { return proceed() }
         guard sw.hasFilter(type), (0...Int32(MemoryLayout<sockaddr_storage>.size)).contains(length),
-              let key = books.tracked(space, fd),
               let bytes = c.read(n.args.1, Int(length)), let address = SocketAddress(bytes: bytes) else {
+            sw.continued(sw.programCall(type, space: space, fd: key.fd))
             return proceed()
         }
         var call = sw.programCall(type, space: space, fd: key.fd, address: address)
@@ -129,7 +130,11 @@ struct Notification: ~Copyable {
     consuming func listen() {
         let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
         let backlog = Int32(truncatingIfNeeded: n.args.1)
-        guard sw.hasFilter(.listen), let key = books.tracked(space, fd) else { return proceed() }
+        guard let key = books.tracked(space, fd) else { return proceed() }
+        guard sw.hasFilter(.listen) else {
+            sw.continued(sw.programCall(.listen, space: space, fd: key.fd))
+            return proceed()
+        }
         var call = sw.programCall(.listen, space: space, fd: key.fd, backlog: backlog)
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
