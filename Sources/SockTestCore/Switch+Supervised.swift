@@ -39,7 +39,7 @@ extension Switch {
     /// or listen is counted when the socket's state next shows how it went (`observe`).
     package func continued(_ call: Call) {
         guard let key = call.key, !call.type.attempt.isEmpty else { return }
-        book.withLock { book in book.table[key]?.attempts.insert(call.type.attempt) }
+        book.withLock { book in _ = book.table[key]?.attempts.insert(call.type.attempt) }
     }
 
     /// The socket `key` names, as the table last knew it; nil when it tracks none there.

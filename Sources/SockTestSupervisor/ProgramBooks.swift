@@ -57,10 +57,20 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// Adds `key` (naming socket `identity`) to the table when the process made it (or holds a
     /// known socket); false when it is not a socket the switch tracks.
     private func learn(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
-        if let cookie = sw.cookie(ofIdentity: identity) ?? inheritedCookie(identity, in: key.space) {
+        if let cookie = sw.cookie(ofIdentity: identity) {
             sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
             return true
         }
+        if made(key, identity, copy) { return true }
+        // Made before a fork by the parent, which had not shown it yet.
+        guard let cookie = inheritedCookie(identity, in: key.space) else { return false }
+        sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
+        return true
+    }
+
+    /// Whether the process made the socket `identity` (a creation it owes matches): then it is
+    /// learned as opened or accepted.
+    private func made(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
         guard processes.hasCreations(in: key.space) else { return false }
         if let made = processes.takeCreation(in: key.space, { $0.identity == identity }) {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)
@@ -81,24 +91,23 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
             return true
         }
-        // socket(): the same family and type; among those, one whose SOCK_NONBLOCK matches the
-        // descriptor's mode now (fcntl may have changed it since: then any).
-        // Read lazily: most programs create sockets with the default protocol and one mode.
-        var proto: Int32??, nonBlocking: Bool?
-        for strict in [true, false] {
-            if let made = processes.takeCreation(in: key.space, { creation in
-                guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
-                if creation.cookie.protocol != 0 {
-                    if proto == nil { proto = .some(copy.protocol) }
-                    guard proto! == creation.cookie.protocol else { return false }
-                }
-                guard strict else { return true }
-                if nonBlocking == nil { nonBlocking = copy.isNonBlocking }
-                return (creation.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking
-            }) {
-                sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
-                return true
-            }
+        // socket(): the same family and type (and protocol, when one was asked for); among
+        // several, one whose SOCK_NONBLOCK matches the descriptor's mode now.
+        var proto: Int32??
+        let candidates = processes.creations(in: key.space).filter { creation in
+            guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
+            guard creation.cookie.protocol != 0 else { return true }
+            if proto == nil { proto = .some(copy.protocol) }
+            return proto! == creation.cookie.protocol
+        }
+        var chosen = candidates.last
+        if candidates.count > 1 {
+            let nonBlocking = copy.isNonBlocking
+            chosen = candidates.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosen
+        }
+        if let chosen, let made = processes.takeCreation(in: key.space, { $0.serial == chosen.serial }) {
+            sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
+            return true
         }
         return false
     }
@@ -106,8 +115,7 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// A socket a forked process holds that its parent made but had not shown yet: learned in
     /// the parent first.
     private func inheritedCookie(_ identity: UInt64, in space: Int32) -> Cookie? {
-        guard let parent = ProcFile.field("PPid", of: "/proc/\(space)/status").flatMap({ Int32($0) }),
-              parent != space, processes.hasCreations(in: parent) else { return nil }
+        guard let parent = processes.parent(of: space), parent != space, processes.hasCreations(in: parent) else { return nil }
         scan(parent, exiting: false)
         return sw.cookie(ofIdentity: identity)
     }
