@@ -53,6 +53,7 @@ public final class Supervisor: @unchecked Sendable {
     public let pid: pid_t
     let processes: ProcessTable
     let books: ProgramBooks
+    let heldCalls = HeldCalls()
     private let execStatus: Int32
     private let command: String
     private let problems = Locked<[String]>([])
@@ -114,7 +115,7 @@ public final class Supervisor: @unchecked Sendable {
     /// Serves the program's calls until it exits, then stops what it left running. Returns
     /// how it ended; throws when the program could not be started (its exec failed).
     public func run() throws(SupervisorError) -> Termination {
-        let receivers = Receivers(listener: listener) { [self] n, lead in
+        let receivers = Receivers(listener: listener, heldCalls: heldCalls) { [self] n, lead in
             handle(n, st_op(rawValue: UInt32(bitPattern: n.op)), lead)
         }
         receivers.start()
