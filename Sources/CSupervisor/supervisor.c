@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/close_range.h>
 #include <linux/kcmp.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -111,7 +113,9 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
         return -1;
     }
     if (pid == 0) {
-        /* Child: async-signal-safe calls only. sv[1] closes by itself at exec. */
+        /* Child: async-signal-safe calls only. sv[1] closes by itself at exec, and so does every
+         * descriptor of the tool's but the standard three: the program gets none of them. */
+        syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
         setpgid(0, 0);
         /* The program never outlives the tool, even one killed with SIGKILL. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() == 1) _exit(127);
@@ -225,6 +229,15 @@ ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len) {
 
 static volatile sig_atomic_t forward_pgid = 0;
 static volatile sig_atomic_t interrupts = 0;
+/* Processes of the program outside its group (a daemon that called setsid), signalled too. */
+#define ST_MAX_STRAYS 64
+static volatile pid_t strays[ST_MAX_STRAYS];
+static volatile sig_atomic_t stray_count = 0;
+
+void st_forward_also(pid_t pid) {
+    for (int i = 0; i < stray_count; i++) if (strays[i] == pid) return;
+    if (stray_count < ST_MAX_STRAYS) { strays[stray_count] = pid; stray_count = stray_count + 1; }
+}
 
 /* The first interrupting signal goes to the program's group as it is; a second one means
  * "stop now" (the program ignored or is still handling the first) and kills the group. */
@@ -232,6 +245,7 @@ static void forward(int sig) {
     if (forward_pgid <= 0) return;
     interrupts = interrupts + 1;
     kill(-forward_pgid, interrupts > 1 ? SIGKILL : sig);
+    for (int i = 0; i < stray_count; i++) kill(strays[i], interrupts > 1 ? SIGKILL : sig);
 }
 
 void st_forward_signals(pid_t pgid) {
@@ -299,3 +313,53 @@ int st_alarm_set(void *alarm, long nanoseconds) {
 }
 
 void st_alarm_delete(void *alarm) { timer_delete((timer_t)alarm); }
+
+/* The sentinel: a process of its own that waits for the end of a pipe only the tool holds. When
+ * the tool is gone (exited, crashed, killed with SIGKILL) the pipe ends, and the sentinel kills
+ * the program's process group and every pid the tool wrote to the pipe, then exits. */
+int st_spawn_sentinel(pid_t pgid, pid_t *sentinel) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) { close(p[0]); close(p[1]); return -1; }
+    if (pid == 0) {
+        /* Async-signal-safe calls only. Keep nothing of the tool's open but the pipe: its output
+         * must end when the tool ends. Signals meant for the tool's job are not for it. */
+        signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN); signal(SIGHUP, SIG_IGN); signal(SIGQUIT, SIG_IGN);
+        int in = p[0];
+        if (in != 3) { dup2(in, 3); in = 3; }
+        syscall(SYS_close_range, 0, 2, 0);
+        syscall(SYS_close_range, 4, ~0U, 0);
+        pid_t pids[1024];
+        int count = 0;
+        for (;;) {
+            pid_t got;
+            ssize_t r = read(in, &got, sizeof got);
+            if (r == (ssize_t)sizeof got) { if (count < 1024) pids[count++] = got; continue; }
+            if (r < 0 && errno == EINTR) continue;
+            break;
+        }
+        kill(-pgid, SIGKILL);
+        for (int i = 0; i < count; i++) kill(pids[i], SIGKILL);
+        _exit(0);
+    }
+    close(p[0]);
+    *sentinel = pid;
+    return p[1];
+}
+
+int st_sentinel_watch(int sentinel, pid_t pid) {
+    return write(sentinel, &pid, sizeof pid) == (ssize_t)sizeof pid ? 0 : -1;
+}
+
+int st_take_terminal(pid_t pgid, pid_t *previous) {
+    if (!isatty(0)) return -1;
+    *previous = tcgetpgrp(0);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int r = tcsetpgrp(0, pgid);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}

@@ -225,9 +225,4 @@ struct Delay {
 }
 
 /// Sleeps for `seconds`, resuming after signals.
-func pause(_ seconds: Double) {
-    guard seconds > 0 else { return }
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
-}
+func pause(_ seconds: Double) { Waiting.sleep(seconds) }

@@ -10,6 +10,9 @@ package struct RunRequest: Sendable {
     package var seed: UInt64 = 1
     package var workload: NamedOptions?
     package var command: [String] = []
+    /// The command's arguments byte for byte (the text in `command` may have repaired bytes that
+    /// are not UTF-8); nil to use `command`.
+    package var commandBytes: [[CChar]]?
     package var limits = LuaHost.Limits()
 
     package init(script: String?) { self.script = script }
@@ -61,7 +64,7 @@ package enum Runner {
             if !request.command.isEmpty {
                 let supervisor: Supervisor
                 do {
-                    supervisor = try Supervisor(switch: sw, command: request.command)
+                    supervisor = try Supervisor(switch: sw, command: request.command, arguments: request.commandBytes)
                     termination = try supervisor.run()
                 } catch {
                     throw UsageError(error.message)   // no such program, or a kernel without the feature

@@ -40,6 +40,8 @@ final class ProcessTable: Sendable {
         var serial: UInt64 = 0
     }
     private let state = Locked(State())
+    /// Called once for each process first seen (not the program's first process).
+    nonisolated(unsafe) var onNewProcess: (@Sendable (Int32) -> Void)?
 
     /// Unmatched creations a process may owe before the oldest are dropped (calls the kernel
     /// refused leave theirs behind).
@@ -53,10 +55,13 @@ final class ProcessTable: Sendable {
     func process(of tid: Int32) -> Int32? {
         if let tgid = state.withLock({ $0.tgidOfThread[tid] }) { return tgid }
         guard let tgid = Self.tgid(of: tid) else { return nil }
-        state.withLock { s in
+        let isNew = state.withLock { s -> Bool in
             s.tgidOfThread[tid] = tgid
-            if s.processes[tgid] == nil { s.processes[tgid] = Process() }
+            guard s.processes[tgid] == nil else { return false }
+            s.processes[tgid] = Process()
+            return true
         }
+        if isNew { onNewProcess?(tgid) }
         return tgid
     }
 

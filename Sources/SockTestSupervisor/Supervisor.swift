@@ -55,6 +55,9 @@ public final class Supervisor: @unchecked Sendable {
     let books: ProgramBooks
     let heldCalls = HeldCalls()
     private let execStatus: Int32
+    /// The sentinel's pipe (see `st_spawn_sentinel`): the program dies with the tool.
+    private let sentinel: Int32
+    private let sentinelPid: pid_t
     private let command: String
     private let problems = Locked<[String]>([])
 
@@ -62,7 +65,10 @@ public final class Supervisor: @unchecked Sendable {
     /// instruction with its socket calls trapped. The filter types set on `sw` now decide
     /// whether bind and getsockopt are trapped: a filter for them set later (from inside
     /// another filter) sees no calls when none was set when the program started.
-    public init(switch sw: Switch, command: [String]) throws(SupervisorError) {
+    ///
+    /// `arguments` are the command's bytes as given (not always UTF-8), when the caller has
+    /// them; `command` is their text, for messages.
+    public init(switch sw: Switch, command: [String], arguments: [[CChar]]? = nil) throws(SupervisorError) {
         precondition(!command.isEmpty)
         self.sw = sw
         self.command = command[0]
@@ -77,10 +83,10 @@ public final class Supervisor: @unchecked Sendable {
         st_become_subreaper()                   // orphaned grandchildren come to us to be reaped
 
         var listener: Int32 = -1, execStatus: Int32 = -1, stage: Int32 = 0, err: Int32 = 0
-        let argv = command.map { strdup($0) } + [nil]
-        let envp = Self.environment().map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        let pid = st_spawn_supervised(path, argv, envp, Self.trapped(for: sw), &listener, &execStatus, &stage, &err)
+        // Arguments and environment byte for byte.
+        let argv = (arguments ?? command.map { Array($0.utf8CString) }).map { bytes in bytes.withUnsafeBufferPointer { strdup($0.baseAddress!) } } + [nil]
+        defer { argv.forEach { free($0) } }
+        let pid = st_spawn_supervised(path, argv, environ, Self.trapped(for: sw), &listener, &execStatus, &stage, &err)
         if pid < 0 {
             let unavailable = stage == Int32(ST_STAGE_SECCOMP.rawValue) || stage == Int32(ST_STAGE_NO_NEW_PRIVS.rawValue)
             let what = unavailable ? "the kernel refused the seccomp listener" : "could not start \(command[0])"
@@ -91,6 +97,14 @@ public final class Supervisor: @unchecked Sendable {
         self.execStatus = execStatus
         processes = ProcessTable(root: pid)
         books = ProgramBooks(switch: sw, processes: processes)
+        var sentinelPid: pid_t = 0
+        sentinel = st_spawn_sentinel(pid, &sentinelPid)
+        self.sentinelPid = sentinelPid
+        processes.onNewProcess = { [sentinel] tgid in
+            guard getpgid(tgid) != pid else { return }      // the group is killed as a whole
+            st_forward_also(tgid)
+            if sentinel >= 0 { _ = st_sentinel_watch(sentinel, tgid) }
+        }
         _ = st_notif_sync_wakeup(listener)      // 6.6+: wake the program on our CPU (halves a round trip)
     }
 
@@ -131,21 +145,63 @@ public final class Supervisor: @unchecked Sendable {
             throw SupervisorError(message: "cannot run \(command): \(String(cString: strerror(err)))", unavailable: false)
         }
         st_forward_signals(pid)                 // Ctrl-C reaches the program; we wait for it
+        var terminal: pid_t = -1
+        let foreground = st_take_terminal(pid, &terminal) == 0   // a job in the foreground, as a shell runs it
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}     // Ctrl-C is forwarded, not ours
-        kill(-pid, SIGKILL)                                          // nothing of the program outlives it
+        kill(-pid, SIGKILL)                                          // nothing of the group outlives it
+        superviseStrays()                                            // a daemon it started, to its end
+        Waiting.wakeAll()                                            // no call is left to delay
         reapGroup()
+        if foreground { var ignored: pid_t = 0; _ = st_take_terminal(terminal, &ignored) }
         receivers.stop(within: 2)
         Glibc.close(listener)
         processes.closeAll()
+        endSentinel()
         return Self.termination(status)
+    }
+
+    /// Processes of the program that left its group (a daemon calls setsid) and outlive it: they
+    /// came to us as orphans (we are a subreaper). They stay supervised until they exit; Ctrl-C
+    /// reaches them too.
+    private func superviseStrays() {
+        while true {
+            let strays = Self.children().filter { $0 != sentinelPid }
+            if strays.isEmpty { return }
+            for stray in strays {
+                st_forward_also(stray)
+                var status: Int32 = 0
+                _ = waitpid(stray, &status, WNOHANG)
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Our children (as a subreaper, orphaned descendants of the program too).
+    private static func children() -> [pid_t] {
+        var out: [pid_t] = []
+        guard let dir = opendir("/proc/self/task") else { return out }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int32(tid) != nil, let text = ProcFile.read("/proc/self/task/\(tid)/children") else { continue }
+            out += text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) }
+        }
+        return out
+    }
+
+    private func endSentinel() {
+        guard sentinel >= 0 else { return }
+        Glibc.close(sentinel)
+        var status: Int32 = 0
+        while waitpid(sentinelPid, &status, 0) < 0 && errno == EINTR {}
     }
 
     private func reapGroup() {
         var status: Int32 = 0
         let deadline = now() + 2
         while now() < deadline {
-            let reaped = waitpid(-1, &status, WNOHANG)
+            let reaped = waitpid(-pid, &status, WNOHANG)
             if reaped < 0 { break }             // ECHILD: nobody left
             if reaped == 0 { usleep(5_000) }
         }
@@ -186,15 +242,6 @@ public final class Supervisor: @unchecked Sendable {
         return nil
     }
 
-    private static func environment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            out.append(String(cString: entry))
-            p += 1
-        }
-        return out
-    }
 }
 
 func now() -> Double {

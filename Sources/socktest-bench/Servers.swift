@@ -74,20 +74,22 @@ enum Servers {
         return port
     }
 
-    /// Runs `argv` (a server), waits (at most 10 s) until it accepts on `port`, runs `body`,
-    /// then stops the server's process group and waits for it (at most 10 s, then SIGKILL).
+    /// Runs `argv` (a server, under whatever wraps it) in a session of its own, waits (at most
+    /// 10 s) until it accepts on `port`, runs `body`, then stops the session's process group and
+    /// waits for it (at most 10 s, then SIGKILL).
     static func serve(_ argv: [String], port: Int, _ body: (Int) throws -> Double) throws -> Double {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        p.arguments = argv
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
         defer {
-            kill(p.processIdentifier, SIGTERM)
+            let group = p.processIdentifier            // setsid made it the group's leader
+            kill(-group, SIGTERM)
             let deadline = monotonicSeconds() + 10
-            while p.isRunning && monotonicSeconds() < deadline { usleep(10_000) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            while (p.isRunning || kill(-group, 0) == 0) && monotonicSeconds() < deadline { usleep(10_000) }
+            kill(-group, SIGKILL)
             p.waitUntilExit()
         }
         let deadline = monotonicSeconds() + 10

@@ -49,6 +49,7 @@ struct Run: ParsableCommand {
         request.workload = try workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
         request.seed = seed ?? UInt64.random(in: 1...999_999)
         request.command = command
+        request.commandBytes = Self.bytesAfterTerminator(count: command.count)
         let outcome = try Runner.run(request, library: RecipeLibrary.locate())
         for error in outcome.errors { printError(error) }
         if outcome.commandWasKilled, let status = outcome.report.commandStatus {
@@ -105,6 +106,19 @@ struct Recipes: ParsableCommand {
         let width = recipes.map(\.name.count).max() ?? 0
         for recipe in recipes {
             print(recipe.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + recipe.description)
+        }
+    }
+}
+
+extension Run {
+    /// The last `count` arguments as the kernel gave them to us (what follows `--`), byte for
+    /// byte: the parser's strings would have replaced bytes that are not UTF-8.
+    static func bytesAfterTerminator(count: Int) -> [[CChar]]? {
+        let argc = Int(CommandLine.argc)
+        guard count > 0, count < argc else { return nil }
+        return (argc - count..<argc).map { i in
+            guard let p = CommandLine.unsafeArgv[i] else { return [0] }
+            return Array(UnsafeBufferPointer(start: p, count: strlen(p) + 1))
         }
     }
 }

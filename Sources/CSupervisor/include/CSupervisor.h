@@ -67,6 +67,18 @@ ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
  * kills the group. Signals ignored when we started stay ignored. */
 void st_forward_signals(pid_t pgid);
 
+/* Also forwards those signals to `pid`, a process of the program outside its group. */
+void st_forward_also(pid_t pid);
+
+/* Starts the sentinel (see supervisor.c): returns the pipe to write pids to (st_sentinel_watch),
+ * whose closing makes the sentinel kill the group `pgid` and those pids; -1 when it could not. */
+int st_spawn_sentinel(pid_t pgid, pid_t *sentinel);
+int st_sentinel_watch(int sentinel, pid_t pid);
+
+/* Makes `pgid` the terminal's foreground process group (as a shell does for a job), when
+ * standard input is a terminal; *previous is the group to give it back to. 0, or -1. */
+int st_take_terminal(pid_t pgid, pid_t *previous);
+
 /* kcmp(KCMP_FILE): 1 when pid1's fd1 and pid2's fd2 are the same open file, 0 when not,
  * -1 when it cannot tell (errno). */
 int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2);
