@@ -325,7 +325,7 @@ enum Prelude {
           if opts.family and so.family ~= opts.family then return false end
           if opts.addr or opts.port then
             local addr = so.addr
-            if so.op ~= "connect" and so.op ~= "bind" and so.fd then addr = st.getsockname(so.fd) end
+            if so.op ~= "connect" and so.op ~= "bind" then addr = so.local_addr end   -- a program's too
             if opts.addr and addr ~= opts.addr then return false end
             if opts.port and port_of(addr) ~= opts.port then return false end
           end

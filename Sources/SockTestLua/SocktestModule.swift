@@ -148,22 +148,30 @@ enum SocktestModule {
         }
     }
 
-    /// sockets(): fd → status table (family, type, protocol, cookie, err, socket_err).
+    /// sockets(): every socket the switch tracks → status table (fd, pid, family, type, protocol,
+    /// cookie, err, socket_err). This process's sockets are keyed by fd; a supervised program's
+    /// by "PID:FD", with `pid` set — learned first where no trapped call has shown them yet, so
+    /// a recipe that counts open sockets counts a program's too.
     private static let sockets: LuaFunction = { L in
         binding(L, "sockets") { args throws(LuaRaise) in
-            let table = args.runtime.sw.sockets()
+            let table = args.runtime.sw.allSockets(refresh: true)
             lua_createtable(L, 0, Int32(table.count))
-            for (fd, status) in table.sorted(by: { $0.key < $1.key }) {
-                pushStatusTable(L!, status, fd: fd)
-                lua_rawseti(L, -2, lua_Integer(fd))
+            for (key, status) in table.sorted(by: { $0.key < $1.key }) {
+                pushStatusTable(L!, status, key: key)
+                if key.space == 0 {
+                    lua_rawseti(L, -2, lua_Integer(key.fd))
+                } else {
+                    lua_setfield(L, -2, "\(key.space):\(key.fd)")
+                }
             }
             return 1
         }
     }
 
-    static func pushStatusTable(_ L: LuaState, _ status: Status, fd: Int32) {
-        lua_createtable(L, 0, 7)
-        setField(L, "fd", Int64(fd))
+    static func pushStatusTable(_ L: LuaState, _ status: Status, key: SocketKey) {
+        lua_createtable(L, 0, 8)
+        setField(L, "fd", Int64(key.fd))
+        if key.space != 0 { setField(L, "pid", Int64(key.space)) }
         setField(L, "family", Int64(status.cookie.family))
         setField(L, "type", Int64(status.cookie.type))
         setField(L, "protocol", Int64(status.cookie.protocol))

@@ -53,6 +53,8 @@
 ---@field level integer? getsockopt: the level
 ---@field opt integer? getsockopt: the option
 ---@field flags integer? accept4: the flags
+---@field pid integer? the calling process of a supervised program (nil in this process)
+---@field local_addr socktest.Address? the socket's own address (getsockname), read when asked for
 
 ---What `socktest.delay` returns.
 ---@class socktest.delay
@@ -76,6 +78,7 @@
 ---A socket still open, from `socktest.sockets()` (`tostring` gives Go's Status text).
 ---@class socktest.socket
 ---@field fd integer
+---@field pid integer? the process holding it, for a supervised program's socket (nil in this process)
 ---@field family integer
 ---@field type integer
 ---@field protocol integer
@@ -138,8 +141,9 @@ function socktest.chance(p) end
 ---@return socktest.stat[]
 function socktest.stats() end
 
----The sockets still open: descriptor → status.
----@return table<integer, socktest.socket>
+---The sockets still open: descriptor → status for this process's; "PID:FD" → status (with
+---`pid`) for a supervised program's.
+---@return table<integer|string, socktest.socket>
 function socktest.sockets() end
 
 ---socket(2) through the switch.
