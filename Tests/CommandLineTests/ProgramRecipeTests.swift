@@ -63,6 +63,20 @@ final class ProgramRecipeTests: XCTestCase {
         let three = try echo(["socket-exhaustion:after=3"], port: port, ["clients=4", "concurrency=1"])
         XCTAssertEqual(three.succeeded, 4, three.result.stdout)
         XCTAssertEqual(three.filters["socket"]?["failed"], 0)
+        // Of the kind it aims at: UDP sockets are neither failed nor counted (unless type= says).
+        let program = """
+            import socket
+            held = [socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                try: held.append(socket.socket(socket.AF_INET, kind)); print("ok", end=" ")
+                except OSError as e: print(e.errno, end=" ")
+            """
+        for (recipe, expected) in [("socket-exhaustion:after=1", "ok \(EMFILE)"),
+                                   ("socket-exhaustion:after=1,type=udp", "\(EMFILE) ok")] {
+            let r = try Tool.run(["run", "--recipe", recipe, "--", "python3", "-c", program])
+            XCTAssertEqual(r.stdout.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) },
+                           expected, "\(recipe): \(r.stdout)\(r.stderr)")
+        }
     }
 
     /// The status object has the calling process (`pid`) and the socket's own address
@@ -90,5 +104,63 @@ final class ProgramRecipeTests: XCTestCase {
         XCTAssertTrue(lines.contains(["accept", pid, fd, address]), "accept's status: \(r.stdout)")
         XCTAssertTrue(lines.contains(["socket", pid, "\(pid):\(fd)", pid, fd]),
                       "the second socket() saw the listener the kernel made: \(r.stdout)")
+    }
+}
+
+/// Recipes aim at what a user means: TCP over IPv4 and IPv6 unless told otherwise, so the UDP
+/// and unix sockets a program's libraries use (DNS, nscd, Go's address sorting) are left alone.
+final class RecipeTargetingTests: XCTestCase {
+    /// A Python program that connects a TCP socket to `port`, a UDP socket to 127.0.0.1:9 and
+    /// a unix stream socket to a listener of its own; prints what each got ("tcp 0 udp 0 unix 111").
+    static func kinds(port: Int) -> [String] {
+        let program = """
+            import os, socket, tempfile
+            path = os.path.join(tempfile.mkdtemp(), "s")
+            ln = socket.socket(socket.AF_UNIX); ln.bind(path); ln.listen(1)
+            got = []
+            for name, family, kind, address in (("tcp", socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", \(port))),
+                                                ("udp", socket.AF_INET, socket.SOCK_DGRAM, ("127.0.0.1", 9)),
+                                                ("unix", socket.AF_UNIX, socket.SOCK_STREAM, path)):
+                s = socket.socket(family, kind); got += [name, str(s.connect_ex(address))]; s.close()
+            print(" ".join(got))
+            """
+        return ["--", "python3", "-c", program]
+    }
+
+    func outcome(_ recipe: String, port: Int, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let r = try Tool.run(["run", "--recipe", recipe] + Self.kinds(port: port))
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+        return String(r.stdout.split(separator: "\n").first ?? "")
+    }
+
+    func testRefuseHitsTCPAndLeavesUDPAndUnixSocketsAloneUnlessTold() throws {
+        let (_, port) = try listener()
+        XCTAssertEqual(try outcome("refuse", port: port), "tcp 111 udp 0 unix 0")
+        XCTAssertEqual(try outcome("refuse:family=unix", port: port), "tcp 0 udp 0 unix 111")
+        XCTAssertEqual(try outcome("refuse:type=udp", port: port), "tcp 0 udp 111 unix 0")
+        XCTAssertEqual(try outcome("refuse:type=datagram,family=inet4", port: port), "tcp 0 udp 111 unix 0")
+        XCTAssertEqual(try outcome("refuse:family=any,type=any", port: port), "tcp 111 udp 111 unix 111")
+        XCTAssertEqual(try outcome("flaky:p=1,errors=EIO", port: port), "tcp 5 udp 0 unix 0")
+    }
+
+    func testConnectTimeoutForIPv6LeavesGosUDPConnectAlone() throws {
+        // A listener on [::1]: the TCP connect would succeed; the recipe times it out.
+        let ln = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        addTeardownBlock { Glibc.close(ln) }
+        var sin6 = sockaddr_in6()
+        sin6.sin6_family = sa_family_t(AF_INET6)
+        sin6.sin6_addr = in6addr_loopback
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let ok = withUnsafeMutablePointer(to: &sin6) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(ln, $0, len) == 0 && listen(ln, 8) == 0 && getsockname(ln, $0, &len) == 0 }
+        }
+        try XCTSkipUnless(ok, "no IPv6 loopback here")
+        let port = Int(UInt16(bigEndian: sin6.sin6_port))
+        let program = try buildGo("dialkinds")
+        let r = try Tool.run(["run", "--recipe", "connect-timeout:family=inet6,wait=0.3", "--", program, "\(port)"])
+        XCTAssertEqual(r.status, 1, "only the TCP dial failed: \(r.stdout)\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.first?.hasPrefix("udp6: ok") ?? false, "Go's UDP connect is left alone: \(r.stdout)")
+        XCTAssertTrue(lines.count > 1 && lines[1].hasPrefix("tcp6: ") && lines[1].contains("timed out"), r.stdout)
     }
 }

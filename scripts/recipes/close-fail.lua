@@ -7,7 +7,8 @@
 --   really_close=true|false                    true (default): the close happens and the caller is
 --                                              told it failed (Linux semantics); false: the close
 --                                              is cancelled and the descriptor stays open
---   family=... | port=N | addr=HOST:PORT       which sockets (default: all)
+--   port=N | addr=HOST:PORT                    which sockets (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which closes fail (default every=2)
 -- Example:
 --   socktest-lua run --recipe close-fail:errno=EINTR --workload dial:n=6

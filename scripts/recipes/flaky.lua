@@ -9,7 +9,8 @@
 --   p=P                                        probability of failing a call (default 0.1)
 --   errors=E1|E2|...                           errors to pick from, uniformly (default
 --                                              ECONNRESET|ETIMEDOUT|EHOSTUNREACH)
---   addr=HOST:PORT | port=N | family=...       which sockets (default: all)
+--   addr=HOST:PORT | port=N                    which sockets (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 -- Example:
 --   socktest-lua run --recipe flaky:op=all,p=0.05 --workload echo:clients=50 --seed 42
 -- A failed close follows Linux: the descriptor is released all the same and the caller hears
