@@ -79,6 +79,80 @@ final class ProgramRecipeTests: XCTestCase {
         }
     }
 
+    func testAcceptAbortedTheServerSkipsTheAbortedClientsAndGoesOn() throws {
+        let port = try freePort()
+        // As on the echo workload (RecipeTests): every third accept aborted, one client at a time.
+        let r = try echo(["accept-aborted:every=3,port=\(port)"], port: port, ["clients=6", "concurrency=1"])
+        XCTAssertEqual(r.acceptErrors, ["ECONNABORTED": 2], r.result.stdout)
+        XCTAssertEqual(r.filters["accept"]?["failed"], 2)
+        XCTAssertEqual(r.succeeded, 4, "the server went on: \(r.result.stdout)")
+        XCTAssertEqual(r.failed.values.reduce(0, +), 2, "the aborted clients saw their connection go")
+    }
+
+    func testAddrInUseTheServerSaysWhichAndExits() throws {
+        let port = try freePort()
+        let r = try Tool.run(["run", "--recipe", "addr-in-use:port=\(port)", "--json", "--", "python3", Self.echo, "\(port)"])
+        XCTAssertEqual(r.status, 3, "the server could not start: \(r.stdout)\(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("listen: EADDRINUSE"), r.stderr)
+        XCTAssertEqual((r.json["filters"] as? [String: [String: Int]])?["bind"]?["failed"], 1)
+        let other = try echo(["addr-in-use:port=\(try freePort())"], port: port, ["clients=2"])
+        XCTAssertEqual(other.succeeded, 2, "another port: the server starts")
+    }
+
+    func testRefuseAndSlowConnectOnTheClients() throws {
+        let port = try freePort()
+        let refused = try echo(["refuse:every=2,port=\(port)"], port: port)
+        XCTAssertEqual(refused.failed, ["ECONNREFUSED": 4], refused.result.stdout)
+        XCTAssertEqual(refused.succeeded, 4)
+
+        let start = Date()
+        let slow = try echo(["slow-connect:latency=0.2,jitter=0"], port: port, ["clients=4", "concurrency=1"])
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.8, "four connects, one after the other, 0.2 s each")
+        XCTAssertEqual(slow.succeeded, 4, "slower, not failed")
+        XCTAssertEqual(slow.filters["connect"]?["delayed"], 4)
+    }
+
+    func testUnreachableIPv6IsDownIPv4Works() throws {
+        let (_, port) = try listener()
+        let program = """
+            import socket
+            ln6 = socket.socket(socket.AF_INET6); ln6.bind(("::1", 0)); ln6.listen(1)
+            got = []
+            for family, kind, address in ((socket.AF_INET6, socket.SOCK_STREAM, ln6.getsockname()[:2]),
+                                          (socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", \(port))),
+                                          (socket.AF_INET6, socket.SOCK_DGRAM, ("::1", 9))):
+                s = socket.socket(family, kind); got.append(str(s.connect_ex(address))); s.close()
+            print(" ".join(got))
+            """
+        let r = try Tool.run(["run", "--recipe", "unreachable", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").first, "\(ENETUNREACH) 0 0",
+                       "IPv6 TCP unreachable; IPv4 and a UDP connect (a lookup) untouched: \(r.stdout)")
+    }
+
+    func testFlakyTheSameSeedGivesTheProgramTheSameFailures() throws {
+        let port = try freePort()
+        let a = try echo(["flaky:p=0.5,errors=ECONNRESET|EIO"], port: port, ["clients=20", "concurrency=1", "rounds=1"])
+        let b = try echo(["flaky:p=0.5,errors=ECONNRESET|EIO"], port: port, ["clients=20", "concurrency=1", "rounds=1"])
+        XCTAssertEqual(a.failed, b.failed, "seed 5 both times")
+        XCTAssertEqual(Set(a.failed.keys), ["ECONNRESET", "EIO"], a.result.stdout)
+        XCTAssertEqual(a.succeeded + a.failed.values.reduce(0, +), 20)
+    }
+
+    func testConnectTimeoutABlockingConnectWaitsThenTimesOut() throws {
+        let (_, port) = try listener()
+        let program = """
+            import socket, time
+            s = socket.socket(); start = time.time()
+            print(s.connect_ex(("127.0.0.1", \(port))), round(time.time() - start, 1))
+            """
+        let r = try Tool.run(["run", "--recipe", "connect-timeout:wait=0.3", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let words = r.stdout.split(separator: "\n").first?.split(separator: " ") ?? []
+        XCTAssertEqual(words.first.map(String.init), "\(ETIMEDOUT)", r.stdout)
+        XCTAssertGreaterThanOrEqual(Double(words.last ?? "") ?? 0, 0.3, "it waited first: \(r.stdout)")
+    }
+
     /// The status object has the calling process (`pid`) and the socket's own address
     /// (`local_addr`); `st.sockets()` lists the program's sockets as "PID:FD" with their pid.
     func testTheLuaAPIShowsTheProgramsSockets() throws {
