@@ -24,7 +24,7 @@ final class ProgramRecipeTests: XCTestCase {
               file: StaticString = #filePath, line: UInt = #line) throws -> Echo {
         let program = ["python3", Self.echo, "\(port)"] + options
         let result = recipes.isEmpty
-            ? try Tool.run(Array(program.dropFirst()), program: "/usr/bin/python3")
+            ? try Tool.run(program, program: "/usr/bin/env")
             : try Tool.run(["run", "--json", "--seed", "5"] + recipes.flatMap { ["--recipe", $0] } + ["--"] + program)
         XCTAssertEqual(result.status, 0, "\(recipes): \(result.stdout)\(result.stderr)", file: file, line: line)
         let summary = result.stdout.split(separator: "\n").first { $0.hasPrefix("echo ") }.map { String($0.dropFirst(5)) } ?? ""
@@ -110,6 +110,23 @@ final class ProgramRecipeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.8, "four connects, one after the other, 0.2 s each")
         XCTAssertEqual(slow.succeeded, 4, "slower, not failed")
         XCTAssertEqual(slow.filters["connect"]?["delayed"], 4)
+    }
+
+    /// curl against a listener that completes the handshake and never answers: natively it
+    /// connects at once and gives up after its own --max-time (exit 28); slow-connect shows in
+    /// curl's own time_connect; refuse makes it "Failed to connect" (exit 7).
+    func testCurlSeesSlowAndRefusedConnects() throws {
+        let (_, port) = try listener()
+        let curl = ["curl", "-s", "-o", "/dev/null", "--max-time", "1", "-w", "%{time_connect}\\n", "http://127.0.0.1:\(port)/"]
+        func connectTime(_ r: Tool.Result) -> Double { Double(r.stdout.split(separator: "\n").first ?? "") ?? -1 }
+        let native = try Tool.run(curl, program: "/usr/bin/env")
+        XCTAssertEqual(native.status, 28, native.stderr)
+        XCTAssertLessThan(connectTime(native), 0.2)
+        let slow = try Tool.run(["run", "--recipe", "slow-connect:latency=0.3,jitter=0", "--"] + curl)
+        XCTAssertEqual(slow.status, 28, slow.stderr)
+        XCTAssertGreaterThanOrEqual(connectTime(slow), 0.3, slow.stdout)
+        let refused = try Tool.run(["run", "--recipe", "refuse:port=\(port)", "--"] + curl)
+        XCTAssertEqual(refused.status, 7, "curl: Failed to connect: \(refused.stdout)\(refused.stderr)")
     }
 
     func testUnreachableIPv6IsDownIPv4Works() throws {
