@@ -39,7 +39,7 @@ extension Switch {
     /// or listen is counted when the socket's state next shows how it went (`observe`).
     package func continued(_ call: Call) {
         guard let key = call.key, !call.type.attempt.isEmpty else { return }
-        book.withLock { book in book.table[key]?.attempts.insert(call.type.attempt) }
+        book.withLock { book in _ = book.table[key]?.attempts.insert(call.type.attempt) }
     }
 
     /// The socket `key` names, as the table last knew it; nil when it tracks none there.
@@ -49,7 +49,7 @@ extension Switch {
 
     /// The cookie of a socket the table knows by `identity` (under any descriptor of any process).
     package func cookie(ofIdentity identity: UInt64) -> Cookie? {
-        book.withLock { $0.objects[identity]?.cookie }
+        book.withLock { book in book.objects[identity]?.cookie ?? book.buried[identity] }
     }
 
     /// How a program came to hold a socket the table learns.
@@ -69,13 +69,14 @@ extension Switch {
         book.withLock { book in
             if book.table[key]?.identity == identity { return }
             if book.table[key] != nil { Self.drop(&book, key) }
+            if origin == .copy { _ = book.exhume(identity) }
             book.add(key, Status(cookie: cookie), identity: identity)
             switch origin {
             case .opened: book.count(cookie, .opened)
             case .accepted: book.count(cookie, .accepted)
             case .copy: break
             }
-            if origin != .opened { book.table[key]!.counted = [.connect, .listen] }
+
         }
     }
 
@@ -90,28 +91,23 @@ extension Switch {
         if book.remove(key) { book.count(entry.status.cookie, .closed) }
     }
 
-    /// Whether `key`'s socket still owes the statistics the outcome of a connect or a listen
-    /// (one the program opened itself, whose connect or listen no call showed the outcome of).
-    package func owesOutcome(_ key: SocketKey) -> Bool {
-        book.withLock { $0.table[key].map { $0.counted != [.connect, .listen] } ?? false }
+    /// What `key`'s socket still owes the statistics: connects and listens the kernel made
+    /// whose outcome no call showed.
+    package func owed(_ key: SocketKey) -> Attempts {
+        book.withLock { book in book.table[key].map { $0.attempts.subtracting($0.counted) } ?? [] }
     }
 
-    /// Counts what `key`'s socket owed, from its state now: connected if it has a peer, listened
-    /// if it listens; a connect or listen the kernel made that left no such state, as failed.
+    /// Counts what `key`'s socket owed, from its state now: a connect succeeded if the socket has
+    /// a peer, a listen if it listens.
     package func observe(_ key: SocketKey, connected: Bool, listening: Bool) {
         book.withLock { book in
             guard let entry = book.table[key] else { return }
             let cookie = entry.status.cookie
-            if !entry.counted.contains(.connect) {
-                if connected { book.count(cookie, .connected) }
-                else if entry.attempts.contains(.connect) { book.count(cookie, .connected, failed: true) }
-            }
-            if !entry.counted.contains(.listen) {
-                if listening { book.count(cookie, .listened) }
-                else if entry.attempts.contains(.listen) { book.count(cookie, .listened, failed: true) }
-            }
+            let owed = entry.attempts.subtracting(entry.counted)
+            if owed.contains(.connect) { book.count(cookie, .connected, failed: !connected) }
+            if owed.contains(.listen) { book.count(cookie, .listened, failed: !listening) }
             book.table[key]!.attempts = []
-            book.table[key]!.counted = [.connect, .listen]
+            book.table[key]!.counted.formUnion(owed)
         }
     }
 

@@ -125,9 +125,35 @@ struct Book {
 
     @discardableResult
     private mutating func release(_ identity: UInt64) -> Bool {
-        let left = (objects[identity]?.references ?? 1) - 1
-        if left > 0 { objects[identity]!.references = left } else { objects[identity] = nil }
-        return left <= 0
+        guard let object = objects[identity] else { return true }
+        if object.references > 1 {
+            objects[identity]!.references -= 1
+            return false
+        }
+        objects[identity] = nil
+        bury(identity, object.cookie)
+        return true
+    }
+
+    /// Sockets whose last known descriptor was closed, by identity, newest last: a program may
+    /// hold one under a descriptor the supervisor never saw (passed with SCM_RIGHTS before the
+    /// close), which shows the socket was not closed after all. Socket inodes are not reused
+    /// for 2^32 sockets, so an identity seen again is the same socket.
+    private(set) var buried: [UInt64: Cookie] = [:]
+    private var burialOrder: [UInt64] = []
+    static let buriedKept = 4096
+
+    private mutating func bury(_ identity: UInt64, _ cookie: Cookie) {
+        buried[identity] = cookie
+        burialOrder.append(identity)
+        if burialOrder.count > Self.buriedKept { buried[burialOrder.removeFirst()] = nil }
+    }
+
+    /// A buried socket seen again: it was not closed; its close is no longer counted.
+    mutating func exhume(_ identity: UInt64) -> Cookie? {
+        guard let cookie = buried.removeValue(forKey: identity) else { return nil }
+        if let i = stats.firstIndex(where: { $0.cookie == cookie }), stats[i][.closed] > 0 { stats[i][.closed] -= 1 }
+        return cookie
     }
 }
 

@@ -41,6 +41,8 @@ enum SocktestModule {
         }
         for (name, value) in constants { setField(L, name, Int64(value)) }
         setField(L, "errno") { pushErrnoTable(L) }
+        // This process (the tool): `so.pid ~= st.pid` tells a supervised program's call.
+        setField(L, "pid", Int64(getpid()))
         setField(L, "filter_types") {
             lua_createtable(L, Int32(FilterType.allCases.count), 0)
             for type in FilterType.allCases {
@@ -150,8 +152,8 @@ enum SocktestModule {
 
     /// sockets(): every socket the switch tracks → status table (fd, pid, family, type, protocol,
     /// cookie, err, socket_err). This process's sockets are keyed by fd; a supervised program's
-    /// by "PID:FD", with `pid` set — learned first where no trapped call has shown them yet, so
-    /// a recipe that counts open sockets counts a program's too.
+    /// by "PID:FD" — learned first where no trapped call has shown them yet, so a recipe that
+    /// counts open sockets counts a program's too. `pid` is the holder's, as `so.pid` is the caller's.
     private static let sockets: LuaFunction = { L in
         binding(L, "sockets") { args throws(LuaRaise) in
             let table = args.runtime.sw.allSockets(refresh: true)
@@ -171,7 +173,7 @@ enum SocktestModule {
     static func pushStatusTable(_ L: LuaState, _ status: Status, key: SocketKey) {
         lua_createtable(L, 0, 8)
         setField(L, "fd", Int64(key.fd))
-        if key.space != 0 { setField(L, "pid", Int64(key.space)) }
+        setField(L, "pid", Int64(key.space == 0 ? getpid() : key.space))
         setField(L, "family", Int64(status.cookie.family))
         setField(L, "type", Int64(status.cookie.type))
         setField(L, "protocol", Int64(status.cookie.protocol))

@@ -1,11 +1,11 @@
 import CLua
 import SockTestCore
+import Glibc
 
 /// The status object a filter sees (`so`): a userdata of type "socktest.status" that reads the
 /// call in flight in place (the caller's own `Call`, never a copy). One per slot, reused call
 /// after call (no allocation per call). Fields: op, fd, family, type, protocol, cookie, err,
-/// socket_err, addr, backlog, level, opt, flags, pid (a supervised program's calling process),
-/// local_addr (the socket's own address, read when asked for). `err` and `socket_err` may be assigned in an
+/// socket_err, addr, backlog, level, opt, flags, pid, local_addr. `err` and `socket_err` may be assigned in an
 /// after-filter (nil, an errno name or a number); everything else is read-only. Outside its call
 /// the object reads as nil.
 package enum StatusObject {
@@ -16,8 +16,7 @@ package enum StatusObject {
     package enum Field: String, CaseIterable, Sendable {
         case op, fd, family, type, `protocol`, cookie, err
         case socketErr = "socket_err"
-        case addr, backlog, level, opt, flags
-        case pid
+        case addr, backlog, level, opt, flags, pid
         case localAddr = "local_addr"
     }
 
@@ -77,8 +76,9 @@ package enum StatusObject {
             case .level: if let v = call.pointee.level { args.push(v) } else { args.pushNil() }
             case .opt: if let v = call.pointee.option { args.push(v) } else { args.pushNil() }
             case .flags: if let v = call.pointee.flags { args.push(v) } else { args.pushNil() }
-            case .pid: if call.pointee.space != 0 { args.push(call.pointee.space) } else { args.pushNil() }
-            // getsockname of the socket, in this process or (through the supervisor) a program's.
+            case .pid: args.push(call.pointee.space == 0 ? getpid() : call.pointee.space)
+            // Asked of the system only when a script reads it (getsockname, on the program's
+            // socket through the supervisor for an external program).
             case .localAddr: args.push(args.runtime.sw.localAddress(of: call.pointee))
             }
             return 1

@@ -19,7 +19,7 @@ final class ProcessTable: Sendable {
         /// Made on the program's behalf: the socket is known already.
         var identity: UInt64 = 0
         /// Tells creations apart (set when added).
-        fileprivate(set) var serial: UInt64 = 0
+        var serial: UInt64 = 0
     }
 
     private struct Process {
@@ -28,6 +28,7 @@ final class ProcessTable: Sendable {
         var creations: [Creation] = []
         /// The generation each tracked descriptor was last confirmed in.
         var confirmed: [Int32: UInt64] = [:]
+        var parent: Int32?
         /// Listeners' local addresses, read once (accepted sockets share them).
         var listenerAddresses: [UInt64: SocketAddress] = [:]
     }
@@ -117,8 +118,25 @@ final class ProcessTable: Sendable {
         return nil
     }
 
-    func hasCreations(in tgid: Int32) -> Bool {
-        state.withLock { !($0.processes[tgid]?.creations.isEmpty ?? true) }
+    /// Whether `tgid` owes creations (with `accepting`, accept() ones).
+    func creations(in tgid: Int32) -> [Creation] {
+        state.withLock { $0.processes[tgid]?.creations ?? [] }
+    }
+
+    /// The process `tgid` was forked from (read once).
+    func parent(of tgid: Int32) -> Int32? {
+        if let known = state.withLock({ $0.processes[tgid]?.parent }) { return known }
+        guard let parent = ProcFile.field("PPid", of: "/proc/\(tgid)/status").flatMap({ Int32($0) }) else { return nil }
+        state.withLock { _ = $0.processes[tgid]?.parent = parent }
+        return parent
+    }
+
+    func hasCreations(in tgid: Int32, accepting: Bool = false) -> Bool {
+        state.withLock { s in
+            guard let list = s.processes[tgid]?.creations else { return false }
+            guard accepting else { return !list.isEmpty }
+            return list.contains { if case .accept = $0.kind { true } else { false } }
+        }
     }
 
     func listenerAddress(_ identity: UInt64, in tgid: Int32, read: () -> SocketAddress?) -> SocketAddress? {

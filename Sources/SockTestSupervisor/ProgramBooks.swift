@@ -57,10 +57,20 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// Adds `key` (naming socket `identity`) to the table when the process made it (or holds a
     /// known socket); false when it is not a socket the switch tracks.
     private func learn(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
-        if let cookie = sw.cookie(ofIdentity: identity) ?? inheritedCookie(identity, in: key.space) {
+        if let cookie = sw.cookie(ofIdentity: identity) {
             sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
             return true
         }
+        if made(key, identity, copy) { return true }
+        // Made before a fork by the parent, which had not shown it yet.
+        guard let cookie = inheritedCookie(identity, in: key.space) else { return false }
+        sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
+        return true
+    }
+
+    /// Whether the process made the socket `identity` (a creation it owes matches): then it is
+    /// learned as opened or accepted.
+    private func made(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
         guard processes.hasCreations(in: key.space) else { return false }
         if let made = processes.takeCreation(in: key.space, { $0.identity == identity }) {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)
@@ -68,7 +78,8 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         }
         guard let family = copy.family, let type = copy.type else { return false }
         func shaped(_ cookie: Cookie) -> Bool { cookie.family == family && cookie.type & 0xff == type }
-        if !copy.isListening, let local = copy.localAddress,
+        // accept(): the same shape, and the local address of the listener it was accepted on.
+        if processes.hasCreations(in: key.space, accepting: true), !copy.isListening, let local = copy.localAddress,
            let made = processes.takeCreation(in: key.space, { creation in
                guard creation.identity == 0, case .accept(let listener, let listenerFD) = creation.kind,
                      shaped(creation.cookie) else { return false }
@@ -80,11 +91,21 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
             return true
         }
-        let proto = copy.protocol
-        if let made = processes.takeCreation(in: key.space, { creation in
+        // socket(): the same family and type (and protocol, when one was asked for); among
+        // several, one whose SOCK_NONBLOCK matches the descriptor's mode now.
+        var proto: Int32??
+        let candidates = processes.creations(in: key.space).filter { creation in
             guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
-            return creation.cookie.protocol == 0 || creation.cookie.protocol == proto
-        }) {
+            guard creation.cookie.protocol != 0 else { return true }
+            if proto == nil { proto = .some(copy.protocol) }
+            return proto! == creation.cookie.protocol
+        }
+        var chosen = candidates.last
+        if candidates.count > 1 {
+            let nonBlocking = copy.isNonBlocking
+            chosen = candidates.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosen
+        }
+        if let chosen, let made = processes.takeCreation(in: key.space, { $0.serial == chosen.serial }) {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
             return true
         }
@@ -94,8 +115,7 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// A socket a forked process holds that its parent made but had not shown yet: learned in
     /// the parent first.
     private func inheritedCookie(_ identity: UInt64, in space: Int32) -> Cookie? {
-        guard let parent = ProcFile.field("PPid", of: "/proc/\(space)/status").flatMap({ Int32($0) }),
-              parent != space, processes.hasCreations(in: parent) else { return nil }
+        guard let parent = processes.parent(of: space), parent != space, processes.hasCreations(in: parent) else { return nil }
         scan(parent, exiting: false)
         return sw.cookie(ofIdentity: identity)
     }
@@ -113,8 +133,10 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// Before a tracked descriptor is let go: the outcome of a connect or listen the kernel made
     /// is read off the socket's state while it still exists.
     func settle(_ key: SocketKey) {
-        guard sw.owesOutcome(key), let copy = copy(key.space, key.fd) else { return }
-        sw.observe(key, connected: copy.isConnected, listening: copy.isListening)
+        let owed = sw.owed(key)
+        guard !owed.isEmpty, let copy = copy(key.space, key.fd) else { return }
+        sw.observe(key, connected: owed.contains(.connect) && copy.isConnected,
+                   listening: owed.contains(.listen) && copy.isListening)
     }
 
     /// Brings the books of process `space` up to date with its descriptor table: sockets not yet

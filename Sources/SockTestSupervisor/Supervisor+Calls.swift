@@ -12,8 +12,12 @@ import SockTestCore
 /// program would have had. Otherwise it says so (a problem naming the call) and continues.
 extension Supervisor {
     func handle(_ n: st_notification, _ op: st_op, _ lead: Lead) {
+        if resume(n, lead) { return }
+        // A call a filter sees may be held (a delay): from now on a restart of it resumes it.
+        if let type = Self.filterType(op), sw.hasFilter(type) { lead.heldEntry = heldCalls.hold(n) }
         guard let space = processes.process(of: n.pid) else {
             _ = st_notif_continue(listener, n.id)
+            if let entry = lead.heldEntry { heldCalls.answered(entry) }
             return
         }
         let call = Notification(CallContext(supervisor: self, n: n, space: space, lead: lead))
@@ -37,6 +41,41 @@ extension Supervisor {
     }
 }
 
+extension Supervisor {
+    static func filterType(_ op: st_op) -> FilterType? {
+        switch op {
+        case ST_OP_SOCKET: .socket
+        case ST_OP_BIND: .bind
+        case ST_OP_CONNECT: .connect
+        case ST_OP_LISTEN: .listen
+        case ST_OP_ACCEPT, ST_OP_ACCEPT4: .accept
+        case ST_OP_GETSOCKOPT: .getsockopt
+        case ST_OP_CLOSE: .close
+        default: nil
+        }
+    }
+
+    /// A call the program makes again after a signal interrupted it while it was held: it gets
+    /// the held call's outcome, without running its filter again. False for any other call.
+    func resume(_ n: st_notification, _ lead: Lead) -> Bool {
+        let resumption = heldCalls.resume(n, while: { st_notif_valid(listener, n.id) != 0 }, willWait: {
+            lead.pass(holding: false)
+        })
+        guard case .resume(let entry, let outcome) = resumption else {
+            if case .gone = resumption { return true }
+            return false
+        }
+        let sent: Int32
+        switch outcome {
+        case .proceed: sent = st_notif_continue(listener, n.id)
+        case .result(.success(let value)): sent = st_notif_respond(listener, n.id, Int64(value), 0)
+        case .result(.failure(let err)): sent = st_notif_respond(listener, n.id, 0, err.rawValue)
+        }
+        if sent == 0 { heldCalls.answered(entry) }     // else interrupted again: kept for the next restart
+        return true
+    }
+}
+
 /// One trapped call of the program: answered exactly once, by one of the consuming answers.
 struct Notification: ~Copyable {
     let c: CallContext
@@ -52,19 +91,39 @@ struct Notification: ~Copyable {
 
     // MARK: Answers (each consumes the call: one answer per notification)
 
-    consuming func proceed() { _ = st_notif_continue(listener, n.id) }
+    consuming func proceed() { delivered(st_notif_continue(listener, n.id), .proceed) }
 
     consuming func answer(_ result: Result<Int32, Errno>) {
         switch result {
-        case .success(let value): _ = st_notif_respond(listener, n.id, Int64(value), 0)
-        case .failure(let err): _ = st_notif_respond(listener, n.id, 0, err.rawValue)
+        case .success(let value): delivered(st_notif_respond(listener, n.id, Int64(value), 0), .result(result))
+        case .failure(let err): delivered(st_notif_respond(listener, n.id, 0, err.rawValue), .result(result))
+        }
+    }
+
+    /// After an answer: a held call whose notification a signal took away keeps its outcome
+    /// for the call's restart (`HeldCalls`).
+    private func delivered(_ sent: Int32, _ outcome: HeldCalls.Outcome) {
+        guard let entry = c.lead.heldEntry else { return }
+        if sent != 0 && errno == ENOENT {
+            supervisor.heldCalls.abandoned(entry, outcome)
+        } else {
+            supervisor.heldCalls.answered(entry)
         }
     }
 
     /// A descriptor-creating call made on the program's behalf was answered by ADDFD already
     /// (or must still be answered with its failure).
     consuming func answered(_ result: Result<Int32, Errno>, byAddfd: Bool) {
-        if byAddfd, case .success = result { return }
+        if byAddfd, case .success = result {
+            if let entry = c.lead.heldEntry { supervisor.heldCalls.answered(entry) }
+            return
+        }
+        if case .failure(.noSuchFileOrDirectory) = result, let entry = c.lead.heldEntry {
+            // The descriptor could not be handed over (the call was interrupted): it was closed,
+            // and the restart makes the call afresh.
+            supervisor.heldCalls.answered(entry)
+            return
+        }
         answer(result)
     }
 
@@ -105,9 +164,10 @@ struct Notification: ~Copyable {
     consuming func address(_ type: FilterType) {
         let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
         let length = Int32(truncatingIfNeeded: n.args.2)
+        guard let key = books.tracked(space, fd) else { return proceed() }
         guard sw.hasFilter(type), (0...Int32(MemoryLayout<sockaddr_storage>.size)).contains(length),
-              let key = books.tracked(space, fd),
               let bytes = c.read(n.args.1, Int(length)), let address = SocketAddress(bytes: bytes) else {
+            sw.continued(sw.programCall(type, space: space, fd: key.fd))
             return proceed()
         }
         var call = sw.programCall(type, space: space, fd: key.fd, address: address)
@@ -129,7 +189,11 @@ struct Notification: ~Copyable {
     consuming func listen() {
         let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
         let backlog = Int32(truncatingIfNeeded: n.args.1)
-        guard sw.hasFilter(.listen), let key = books.tracked(space, fd) else { return proceed() }
+        guard let key = books.tracked(space, fd) else { return proceed() }
+        guard sw.hasFilter(.listen) else {
+            sw.continued(sw.programCall(.listen, space: space, fd: key.fd))
+            return proceed()
+        }
         var call = sw.programCall(.listen, space: space, fd: key.fd, backlog: backlog)
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }

@@ -34,10 +34,10 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// through a `Switch`, using seccomp user notification: no LD_PRELOAD, static binaries too.
 ///
 /// The calls the books and the script's filters need stop in the kernel and come to the
-/// supervisor: socket, accept, accept4 and close always (what the table must see), the calls
-/// that can change what a descriptor number names (close_range, dup2, dup3, exec) and
-/// exit_group (the process's sockets are read off /proc before it goes), and bind, connect,
-/// listen and getsockopt when the script set a filter for them. Each call runs its
+/// supervisor: socket, connect, listen, accept, accept4 and close always (what the table and
+/// the statistics must see), the calls that can change what a descriptor number names
+/// (close_range, dup2, dup3, exec) and exit_group (the process's sockets are read off /proc
+/// before it goes), and bind and getsockopt when the script set a filter for them. Each call runs its
 /// before-filter; then the kernel makes it in the program's own context ("continue") — unless
 /// an after-filter needs the outcome, when the supervisor makes it on the program's behalf on a
 /// copy of the program's socket (pidfd_getfd), puts a new descriptor into the program with
@@ -53,14 +53,15 @@ public final class Supervisor: @unchecked Sendable {
     public let pid: pid_t
     let processes: ProcessTable
     let books: ProgramBooks
+    let heldCalls = HeldCalls()
     private let execStatus: Int32
     private let command: String
     private let problems = Locked<[String]>([])
 
     /// Starts `command` (resolved on PATH) under supervision. It runs from the first
     /// instruction with its socket calls trapped. The filter types set on `sw` now decide
-    /// which calls are trapped: a filter set later for bind, connect, listen or getsockopt
-    /// sees only the calls of types that had a filter when the program started.
+    /// whether bind and getsockopt are trapped: a filter for them set later (from inside
+    /// another filter) sees no calls when none was set when the program started.
     public init(switch sw: Switch, command: [String]) throws(SupervisorError) {
         precondition(!command.isEmpty)
         self.sw = sw
@@ -95,10 +96,9 @@ public final class Supervisor: @unchecked Sendable {
 
     /// The calls to trap: what the books need, and the filter types the script set.
     static func trapped(for sw: Switch) -> UInt32 {
-        var ops: [st_op] = [ST_OP_SOCKET, ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_CLOSE, ST_OP_CLOSE_RANGE,
-                            ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT, ST_OP_EXIT_GROUP]
-        let optional: [(FilterType, st_op)] = [(.bind, ST_OP_BIND), (.connect, ST_OP_CONNECT),
-                                               (.listen, ST_OP_LISTEN), (.getsockopt, ST_OP_GETSOCKOPT)]
+        var ops: [st_op] = [ST_OP_SOCKET, ST_OP_CONNECT, ST_OP_LISTEN, ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_CLOSE,
+                            ST_OP_CLOSE_RANGE, ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT, ST_OP_EXIT_GROUP]
+        let optional: [(FilterType, st_op)] = [(.bind, ST_OP_BIND), (.getsockopt, ST_OP_GETSOCKOPT)]
         ops += optional.filter { sw.hasFilter($0.0) }.map(\.1)
         return ops.reduce(0) { $0 | (1 << $1.rawValue) }
     }
@@ -115,7 +115,7 @@ public final class Supervisor: @unchecked Sendable {
     /// Serves the program's calls until it exits, then stops what it left running. Returns
     /// how it ended; throws when the program could not be started (its exec failed).
     public func run() throws(SupervisorError) -> Termination {
-        let receivers = Receivers(listener: listener) { [self] n, lead in
+        let receivers = Receivers(listener: listener, heldCalls: heldCalls) { [self] n, lead in
             handle(n, st_op(rawValue: UInt32(bitPattern: n.op)), lead)
         }
         receivers.start()

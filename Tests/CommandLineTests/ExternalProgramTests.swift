@@ -38,7 +38,7 @@ final class ExternalProgramTests: XCTestCase {
 
     func testStaticallyLinkedMultiThreadedClientEveryOtherConnectRefused() throws {
         let (_, port) = try listener()
-        let client = try build("client", static: true)
+        let client = try Programs.c("client", static: true)
         let half = try script("""
             local hit = socktest.every(2)
             socktest.set("connect", function(so) if hit() then return "ECONNREFUSED" end end)
@@ -54,7 +54,7 @@ final class ExternalProgramTests: XCTestCase {
 
     func testGoBinaryEveryOtherDialRefused() throws {
         let (_, port) = try listener()
-        let out = try buildGo("goclient")
+        let out = try Programs.go("goclient")
         let half = try script("""
             local hit = socktest.every(2)
             socktest.set("connect", function(so) if hit() then return "ECONNREFUSED" end end)
@@ -67,7 +67,7 @@ final class ExternalProgramTests: XCTestCase {
     }
 
     func testPreForkingServerWorkersAcceptGetsEMFILE() throws {
-        let server = try build("prefork")
+        let server = try Programs.c("prefork")
         let first = try script("""
             local hit = socktest.once()
             socktest.set("accept", function(so) if hit() then return "EMFILE" end end)

@@ -247,7 +247,7 @@ final class RecipeTargetingTests: XCTestCase {
         }
         try XCTSkipUnless(ok, "no IPv6 loopback here")
         let port = Int(UInt16(bigEndian: sin6.sin6_port))
-        let program = try buildGo("dialkinds")
+        let program = try Programs.go("dialkinds")
         let r = try Tool.run(["run", "--recipe", "connect-timeout:family=inet6,wait=0.3", "--", program, "\(port)"])
         XCTAssertEqual(r.status, 1, "only the TCP dial failed: \(r.stdout)\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)

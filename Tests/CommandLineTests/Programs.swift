@@ -2,8 +2,52 @@ import Foundation
 import Glibc
 import XCTest
 
-/// What tests of external programs share: loopback listeners and ports, the programs in
-/// Tests/programs built or run.
+/// The test programs of Tests/programs, built once per test process into the scratch folder.
+enum Programs {
+    private static let built = Locked()
+
+    /// Tests/programs/NAME.c, built with cc (static with `isStatic`).
+    static func c(_ name: String, static isStatic: Bool = false) throws -> String {
+        try build(name + (isStatic ? "-static" : "")) { out in
+            ["cc", "-O2", "-pthread"] + (isStatic ? ["-static"] : []) + ["-o", out, Tool.repo + "/Tests/programs/\(name).c"]
+        }
+    }
+
+    /// Tests/programs/NAME.go, built as a static binary (CGO_ENABLED=0) with the go toolchain
+    /// (scripts/test installs golang-go).
+    static func go(_ name: String) throws -> String {
+        try build(name) { out in ["go", "build", "-o", out, Tool.repo + "/Tests/programs/\(name).go"] }
+    }
+
+    private static func build(_ name: String, _ command: (String) -> [String]) throws -> String {
+        try built.withLock { programs in
+            if let path = programs[name] { return path }
+            let out = Tool.scratchPath(name)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = command(out)
+            p.environment = ProcessInfo.processInfo.environment.merging(
+                ["CGO_ENABLED": "0", "GOCACHE": NSTemporaryDirectory() + "socktest-gocache", "GOFLAGS": "-mod=mod"]) { $1 }
+            try p.run()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { throw XCTSkip("could not build \(name): \(command(out).joined(separator: " "))") }
+            programs[name] = out
+            return out
+        }
+    }
+
+    private final class Locked: @unchecked Sendable {
+        private var programs: [String: String] = [:]
+        private let lock = NSLock()
+        func withLock<R>(_ body: (inout [String: String]) throws -> R) rethrows -> R {
+            lock.lock()
+            defer { lock.unlock() }
+            return try body(&programs)
+        }
+    }
+}
+
+/// Loopback listeners and ports for tests of external programs.
 extension XCTestCase {
     /// A listener on 127.0.0.1 in this test process that nobody accepts from (the backlog holds
     /// the connections); its port.
@@ -28,31 +72,5 @@ extension XCTestCase {
         let (fd, port) = try listener()
         Glibc.close(fd)
         return port
-    }
-
-    /// Builds Tests/programs/NAME.c into the scratch folder.
-    func build(_ name: String, static isStatic: Bool = false) throws -> String {
-        let out = Tool.scratchPath(name)
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-pthread"] + (isStatic ? ["-static"] : []) + ["-o", out, Tool.repo + "/Tests/programs/\(name).c"]
-        try cc.run()
-        cc.waitUntilExit()
-        XCTAssertEqual(cc.terminationStatus, 0, "cc failed for \(name)")
-        return out
-    }
-
-    /// Builds Tests/programs/NAME.go (no cgo: Go's own system calls) into the scratch folder.
-    func buildGo(_ name: String) throws -> String {
-        let out = Tool.scratchPath(name)
-        let go = Process()
-        go.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        go.arguments = ["go", "build", "-o", out, Tool.repo + "/Tests/programs/\(name).go"]
-        go.environment = ProcessInfo.processInfo.environment.merging(
-            ["CGO_ENABLED": "0", "GOCACHE": NSTemporaryDirectory() + "socktest-gocache", "GOFLAGS": "-mod=mod"]) { $1 }
-        try go.run()
-        go.waitUntilExit()
-        XCTAssertEqual(go.terminationStatus, 0, "go build failed for \(name) (scripts/test installs golang-go)")
-        return out
     }
 }

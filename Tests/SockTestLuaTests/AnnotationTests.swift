@@ -118,7 +118,6 @@ final class AnnotationTests: XCTestCase {
             local fields = {}
             for k in pairs(socket) do fields[k] = true end
             fields.err, fields.socket_err = true, true   -- set only when not nil
-            fields.pid = true                            -- a supervised program's socket only
             compare("socket", fields, \(Self.lua(d.classes["socktest.socket"] ?? [])))
             conn:close(); peer:close(); ln:close()
             assert(#problems == 0, table.concat(problems, "; "))

@@ -13,7 +13,7 @@ st.set("socket", function(so)
   check.eq(so.protocol, 0, "protocol")
   check.eq(so.cookie, (st.AF_INET6 << 48) | ((st.SOCK_STREAM | st.SOCK_NONBLOCK) << 16), "cookie")
   check.eq(so.err, nil, "err before the call")
-  check.eq(so.pid, nil, "pid is nil in this process")
+  check.eq(so.pid, st.pid, "pid: this process")
   check.eq(so.local_addr, nil, "local_addr is nil for socket")
   check.eq(tostring(so), "(inet6, stream|0x800, default): syscallerr=<nil>, socketerr=<nil>", "tostring")
   return "EMFILE"

@@ -53,8 +53,8 @@
 ---@field level integer? getsockopt: the level
 ---@field opt integer? getsockopt: the option
 ---@field flags integer? accept4: the flags
----@field pid integer? the calling process of a supervised program (nil in this process)
----@field local_addr socktest.Address? the socket's own address (getsockname), read when asked for
+---@field pid integer the calling process: this one in-process, the program's process (not thread) for an external program
+---@field local_addr socktest.Address? the socket's own address (getsockname), read when the script reads it; nil for socket()
 
 ---What `socktest.delay` returns.
 ---@class socktest.delay
@@ -78,7 +78,7 @@
 ---A socket still open, from `socktest.sockets()` (`tostring` gives Go's Status text).
 ---@class socktest.socket
 ---@field fd integer
----@field pid integer? the process holding it, for a supervised program's socket (nil in this process)
+---@field pid integer the process holding it: this one (`socktest.pid`) or a supervised program's
 ---@field family integer
 ---@field type integer
 ---@field protocol integer
@@ -141,8 +141,8 @@ function socktest.chance(p) end
 ---@return socktest.stat[]
 function socktest.stats() end
 
----The sockets still open: descriptor → status for this process's; "PID:FD" → status (with
----`pid`) for a supervised program's.
+---The sockets still open: descriptor → status for this process's; "PID:FD" → status for a
+---supervised program's (each with the `pid` holding it).
 ---@return table<integer|string, socktest.socket>
 function socktest.sockets() end
 
@@ -225,6 +225,10 @@ function socktest.write(fd, s) end
 ---Every errno the platform defines, both ways: `errno.ECONNREFUSED == 111`, `errno[111] == "ECONNREFUSED"`.
 ---@type table<string|integer, integer|string>
 socktest.errno = {}
+
+---This process's id (the tool's): `so.pid ~= socktest.pid` for a supervised program's call.
+---@type integer
+socktest.pid = 0
 
 ---The filter types, in order.
 ---@type socktest.FilterType[]

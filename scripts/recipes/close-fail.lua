@@ -28,8 +28,8 @@ return function(opts)
   local fire = recipe.when(opts)
   socktest.add("close", function(so)
     if not fire(so) then return end
-    -- A program's close (so.pid set) cannot be made and failed at once: cancelled, as above.
-    if not opts.really_close or so.pid then return opts.errno end
+    -- A program's close cannot be made and failed at once: cancelled, as above.
+    if not opts.really_close or so.pid ~= socktest.pid then return opts.errno end
     return function(after)
       if after.err == nil then after.err = opts.errno end
     end

@@ -32,7 +32,7 @@ return function(opts)
   local function filter(so)
     if not (matches(so) and st.random() < opts.p) then return end
     local err = opts.errors[1 + math.floor(st.random() * #opts.errors)]
-    if so.op ~= "close" or so.pid then return err end   -- a program's close: see close-fail
+    if so.op ~= "close" or so.pid ~= st.pid then return err end   -- a program's close: see close-fail
     -- close(2) on Linux releases the descriptor even when it reports an error: the close
     -- happens, then the caller is told it failed (cancelling it would leave the socket open).
     return function(after)

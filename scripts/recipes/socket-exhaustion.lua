@@ -22,7 +22,7 @@ return function(opts)
     if not matches(so) then return end
     local open = 0
     for _, s in pairs(socktest.sockets()) do
-      if s.pid == so.pid and of_kind(s) then open = open + 1 end   -- the caller's (nil: this process)
+      if s.pid == so.pid and of_kind(s) then open = open + 1 end   -- the calling process's
     end
     if open >= opts.after then return opts.errno end
   end)
