@@ -35,6 +35,14 @@ final class ProgramRecipeTests: XCTestCase {
                     acceptErrors: json["accept_errors"] as? [String: Int] ?? [:])
     }
 
+    /// A recipe added later gets a test on a program here too (the recipe list is RecipeTests').
+    func testEveryShippedRecipeIsTriedOnAProgram() throws {
+        let source = try String(contentsOfFile: #filePath, encoding: .utf8)
+        for name in RecipeTests.names {
+            XCTAssertTrue(source.contains("\"\(name):") || source.contains("\"\(name)\""), "no program test runs \(name)")
+        }
+    }
+
     func testAcceptEmfileOnTheServersPortTheServerBacksOffAndEveryClientIsServed() throws {
         let port = try freePort()
         let native = try echo([], port: port)
