@@ -221,8 +221,6 @@ enum Prelude {
       local st = require("socktest")
       local recipe = {}
 
-      local families = {inet4 = st.AF_INET, inet6 = st.AF_INET6, unix = st.AF_UNIX}
-
       -- Each kind converts a value (an option from the command line arrives as a string,
       -- number or boolean) or returns nil, "what was expected".
       local kinds = {}
@@ -265,10 +263,6 @@ enum Prelude {
         if type(v) == "string" and (v:find("^[%d.]+:%d+$") or v:find("^%[.*%]:%d+$") or v:find("^[/@]")) then return v end
         return nil, "HOST:PORT, [HOST]:PORT or a unix path"
       end
-      function kinds.family(v)
-        if families[v] then return families[v] end
-        return nil, "inet4, inet6 or unix"
-      end
       function kinds.op(v)
         if v == "all" then return v end
         for _, name in ipairs(st.filter_types) do if v == name then return v end end
@@ -279,8 +273,41 @@ enum Prelude {
         return nil, "true or false"
       end
 
+      -- ---- Which kind of socket a recipe aims at (issue 15) ----------------------------------
+      -- By default TCP over IPv4 or IPv6: what a user means by "connections". The UDP and unix
+      -- sockets a program's libraries use on their own (glibc's DNS lookups, nscd and
+      -- systemd-userdb, Go's address sorting) are left alone unless family= or type= aim there;
+      -- "any" lifts either limit. A family is a number (AF_*) or "inet"/"any"; a type SOCK_* or "any".
+      local families = {inet = "inet", inet4 = st.AF_INET, inet6 = st.AF_INET6, unix = st.AF_UNIX, any = "any"}
+      local socket_types = {stream = st.SOCK_STREAM, tcp = st.SOCK_STREAM, datagram = st.SOCK_DGRAM,
+                            udp = st.SOCK_DGRAM, seqpacket = st.SOCK_SEQPACKET, raw = st.SOCK_RAW, any = "any"}
+      function kinds.family(v)
+        if families[v] then return families[v] end
+        return nil, "inet (IPv4 and IPv6), inet4, inet6, unix or any"
+      end
+      function kinds.socktype(v)
+        if socket_types[v] then return socket_types[v] end
+        return nil, "stream (or tcp), datagram (or udp), seqpacket, raw or any"
+      end
+
+      --- A predicate on a status (or a `st.sockets()` entry): is the socket of the family and
+      --- type opts aim at (default: inet stream)?
+      function recipe.kind(opts)
+        local family, socktype = opts.family or "inet", opts.type or st.SOCK_STREAM
+        return function(so)
+          local f = so.family
+          if family == "inet" then
+            if f ~= st.AF_INET and f ~= st.AF_INET6 then return false end
+          elseif family ~= "any" and f ~= family then
+            return false
+          end
+          return socktype == "any" or so.type & 0xf == socktype   -- 0xf: the type without its flags
+        end
+      end
+      -- ---------------------------------------------------------------------------------------
+
       --- Targeting and trigger options every recipe accepts.
-      recipe.common = {addr = "address", port = "port", family = "family",
+      recipe.common = {addr = "address", port = "port", family = "family", type = "socktype",
                        nth = "count", every = "count", chance = "probability"}
 
       --- check(name, opts, schema, defaults): opts validated against schema (option → kind) plus
@@ -318,14 +345,15 @@ enum Prelude {
 
       local function port_of(addr) return addr and tonumber(addr:match(":(%d+)$")) end
 
-      --- A predicate on the status: does the call match addr/port/family? connect and bind
-      --- match their address; accept, listen and others the socket's own address.
+      --- A predicate on the status: does the call match the kind (family, type), addr and
+      --- port? connect and bind match their address; accept, listen and others the socket's own.
       function recipe.target(opts)
+        local of_kind = recipe.kind(opts)
         return function(so)
-          if opts.family and so.family ~= opts.family then return false end
+          if not of_kind(so) then return false end
           if opts.addr or opts.port then
             local addr = so.addr
-            if so.op ~= "connect" and so.op ~= "bind" and so.fd then addr = st.getsockname(so.fd) end
+            if so.op ~= "connect" and so.op ~= "bind" then addr = so.local_addr end   -- a program's too
             if opts.addr and addr ~= opts.addr then return false end
             if opts.port and port_of(addr) ~= opts.port then return false end
           end

@@ -41,6 +41,8 @@ enum SocktestModule {
         }
         for (name, value) in constants { setField(L, name, Int64(value)) }
         setField(L, "errno") { pushErrnoTable(L) }
+        // This process (the tool): `so.pid ~= st.pid` tells a supervised program's call.
+        setField(L, "pid", Int64(getpid()))
         setField(L, "filter_types") {
             lua_createtable(L, Int32(FilterType.allCases.count), 0)
             for type in FilterType.allCases {
@@ -148,22 +150,30 @@ enum SocktestModule {
         }
     }
 
-    /// sockets(): fd → status table (family, type, protocol, cookie, err, socket_err).
+    /// sockets(): every socket the switch tracks → status table (fd, pid, family, type, protocol,
+    /// cookie, err, socket_err). This process's sockets are keyed by fd; a supervised program's
+    /// by "PID:FD" — learned first where no trapped call has shown them yet, so a recipe that
+    /// counts open sockets counts a program's too. `pid` is the holder's, as `so.pid` is the caller's.
     private static let sockets: LuaFunction = { L in
         binding(L, "sockets") { args throws(LuaRaise) in
-            let table = args.runtime.sw.sockets()
+            let table = args.runtime.sw.allSockets(refresh: true)
             lua_createtable(L, 0, Int32(table.count))
-            for (fd, status) in table.sorted(by: { $0.key < $1.key }) {
-                pushStatusTable(L!, status, fd: fd)
-                lua_rawseti(L, -2, lua_Integer(fd))
+            for (key, status) in table.sorted(by: { $0.key < $1.key }) {
+                pushStatusTable(L!, status, key: key)
+                if key.space == 0 {
+                    lua_rawseti(L, -2, lua_Integer(key.fd))
+                } else {
+                    lua_setfield(L, -2, "\(key.space):\(key.fd)")
+                }
             }
             return 1
         }
     }
 
-    static func pushStatusTable(_ L: LuaState, _ status: Status, fd: Int32) {
-        lua_createtable(L, 0, 7)
-        setField(L, "fd", Int64(fd))
+    static func pushStatusTable(_ L: LuaState, _ status: Status, key: SocketKey) {
+        lua_createtable(L, 0, 8)
+        setField(L, "fd", Int64(key.fd))
+        setField(L, "pid", Int64(key.space == 0 ? getpid() : key.space))
         setField(L, "family", Int64(status.cookie.family))
         setField(L, "type", Int64(status.cookie.type))
         setField(L, "protocol", Int64(status.cookie.protocol))

@@ -55,6 +55,7 @@ struct Run: ParsableCommand {
         if outcome.commandWasKilled, let status = outcome.report.commandStatus {
             printError("socktest-lua: \(command[0]) was \(status)")
         }
+        if !command.isEmpty { OwnLine.begin() }   // after the program's output, on a line of its own
         print(json ? outcome.report.json : outcome.report.text)
         throw ExitCode(outcome.exitStatus)
     }

@@ -5,36 +5,6 @@ import XCTest
 /// `socktest-lua run SCRIPT -- COMMAND`: faults in unmodified programs (Python, static C, a
 /// pre-forking server, a multi-threaded client), via seccomp user notification. Loopback only.
 final class ExternalProgramTests: XCTestCase {
-    /// A listener on 127.0.0.1 in this test process that nobody accepts from (the backlog holds
-    /// the connections); its port.
-    func listener() throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &sin) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, len) == 0 && listen(fd, 256) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        XCTAssertTrue(ok)
-        addTeardownBlock { Glibc.close(fd) }
-        return (fd, Int(UInt16(bigEndian: sin.sin_port)))
-    }
-
-    /// Builds Tests/programs/NAME.c into the scratch folder.
-    func build(_ name: String, static isStatic: Bool = false) throws -> String {
-        let out = Tool.scratchPath(name)
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-pthread"] + (isStatic ? ["-static"] : []) + ["-o", out, Tool.repo + "/Tests/programs/\(name).c"]
-        try cc.run()
-        cc.waitUntilExit()
-        XCTAssertEqual(cc.terminationStatus, 0, "cc failed for \(name)")
-        return out
-    }
-
     func script(_ source: String) throws -> String { try Tool.script("faults.lua", source) }
 
     func testPythonClientRefusedByAScript() throws {
@@ -68,7 +38,7 @@ final class ExternalProgramTests: XCTestCase {
 
     func testStaticallyLinkedMultiThreadedClientEveryOtherConnectRefused() throws {
         let (_, port) = try listener()
-        let client = try build("client", static: true)
+        let client = try Programs.c("client", static: true)
         let half = try script("""
             local hit = socktest.every(2)
             socktest.set("connect", function(so) if hit() then return "ECONNREFUSED" end end)
@@ -84,15 +54,7 @@ final class ExternalProgramTests: XCTestCase {
 
     func testGoBinaryEveryOtherDialRefused() throws {
         let (_, port) = try listener()
-        let out = Tool.scratchPath("goclient")
-        let go = Process()
-        go.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        go.arguments = ["go", "build", "-o", out, Tool.repo + "/Tests/programs/goclient.go"]
-        go.environment = ProcessInfo.processInfo.environment.merging(
-            ["CGO_ENABLED": "0", "GOCACHE": NSTemporaryDirectory() + "socktest-gocache", "GOFLAGS": "-mod=mod"]) { $1 }
-        try go.run()
-        go.waitUntilExit()
-        XCTAssertEqual(go.terminationStatus, 0, "go build failed (scripts/test installs golang-go)")
+        let out = try Programs.go("goclient")
         let half = try script("""
             local hit = socktest.every(2)
             socktest.set("connect", function(so) if hit() then return "ECONNREFUSED" end end)
@@ -105,7 +67,7 @@ final class ExternalProgramTests: XCTestCase {
     }
 
     func testPreForkingServerWorkersAcceptGetsEMFILE() throws {
-        let server = try build("prefork")
+        let server = try Programs.c("prefork")
         let first = try script("""
             local hit = socktest.once()
             socktest.set("accept", function(so) if hit() then return "EMFILE" end end)

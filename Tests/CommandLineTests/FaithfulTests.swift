@@ -49,8 +49,7 @@ final class FaithfulTests: XCTestCase {
         for source in scripts {
             try prepare()
             let r = try Tool.run(["run", try Tool.script("faithful.lua", source), "--json", "--", Self.program] + arguments)
-            let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(2).joined(separator: "\n")
-            XCTAssertEqual(lines, native.stdout.trimmingCharacters(in: .newlines), "under:\n\(source)\n\(r.stderr)", file: file, line: line)
+            XCTAssertEqual(r.programOutput, native.stdout.trimmingCharacters(in: .newlines), "under:\n\(source)\n\(r.stderr)", file: file, line: line)
             XCTAssertEqual(r.status, native.status, file: file, line: line)
             runs.append(r)
         }

@@ -151,4 +151,34 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(found.status, 0, found.stderr)
         XCTAssertTrue(found.stdout.hasPrefix("accept-aborted"), found.stdout)
     }
+
+    /// Every documented `socktest-lua run ... --recipe ...` (README.md, docs/) does what it says:
+    /// each recipe in it, run alone on the example's workload or program, injects at least one
+    /// fault (docs/recipes.md once showed `refuse:port=8080` on the echo workload, whose server
+    /// listens on a port of its own choosing: nothing was ever refused).
+    func testEveryDocumentedRecipeExampleInjectsFaults() throws {
+        let recipeOption = try NSRegularExpression(pattern: #" --recipe (\S+)"#)
+        var checked = 0
+        for block in try DocumentationTests.allBlocks where !["lua", "swift", "text"].contains(block.info) {
+            for raw in block.lines {
+                var line = raw.trimmingCharacters(in: .whitespaces)
+                if line.hasPrefix("$ ") { line.removeFirst(2) }
+                guard line.hasPrefix("socktest-lua run "), line.contains(" --recipe ") else { continue }
+                if let pipe = line.range(of: " | ") { line = String(line[..<pipe.lowerBound]) }   // | python3 -m json.tool
+                let whole = NSRange(line.startIndex..., in: line)
+                let specs = recipeOption.matches(in: line, range: whole).map { String(line[Range($0.range(at: 1), in: line)!]) }
+                let rest = recipeOption.stringByReplacingMatches(in: line, range: whole, withTemplate: "")
+                    .replacingOccurrences(of: " --json", with: "")
+                    .dropFirst("socktest-lua run".count)
+                for spec in specs {
+                    let r = try DocumentationTests.shell("socktest-lua run --json --recipe \(spec)\(rest)")
+                    let filters = r.json["filters"] as? [String: [String: Int]] ?? [:]
+                    let injected = filters.values.reduce(0) { $0 + ($1["failed"] ?? 0) + ($1["delayed"] ?? 0) + ($1["rewritten"] ?? 0) }
+                    XCTAssertGreaterThan(injected, 0, "\(block.place): \(spec) in `\(line)` injected nothing: \(r.stdout)\(r.stderr)")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 12)
+    }
 }

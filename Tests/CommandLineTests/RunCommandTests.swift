@@ -112,6 +112,26 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(a, try failures("11"))
         XCTAssertGreaterThan(a, 0)
     }
+
+    /// The report starts on a line of its own even after a program whose output has no final
+    /// newline (it used to read `200{"command":...`), whether stdout is a pipe or a file.
+    func testTheReportStartsOnItsOwnLineAfterAProgramsOutput() throws {
+        let json = try Tool.run(["run", "--recipe", "refuse:port=9", "--json", "--", "printf", "200"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        XCTAssertEqual(json.stdout.split(separator: "\n").first, "200", json.stdout)
+        XCTAssertEqual(json.json["command"] as? [String], ["printf", "200"], "the last line is the JSON: \(json.stdout)")
+        let text = try Tool.run(["run", "--recipe", "refuse:port=9", "--", "printf", "200"])
+        XCTAssertTrue(text.stdout.hasPrefix("200\n"), text.stdout)
+        // Into a file: its last byte is read back, so a program that ended its line gets no blank one.
+        let file = Tool.scratchPath("out")
+        for (program, expected) in [("printf 200", "200\n{"), ("echo 200", "200\n{"), ("true", "{")] {
+            let r = try Tool.run(["-c", "'\(Tool.executable)' run --recipe refuse:port=9 --json -- \(program) > '\(file)'"],
+                                 program: "/bin/sh")
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let written = try String(contentsOfFile: file, encoding: .utf8)
+            XCTAssertTrue(written.hasPrefix(expected), "\(program): \(written)")
+        }
+    }
 }
 
 /// Exit statuses and messages for bad input: 1 for script errors, 2 for usage errors.

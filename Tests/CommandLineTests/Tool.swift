@@ -12,6 +12,13 @@ struct Tool {
             let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
             return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
         }
+        /// With `--json`: what the program printed before the report, trailing newlines aside
+        /// (into a pipe the tool always starts the report on a fresh line, so one may be its).
+        var programOutput: String {
+            var lines = stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            while lines.last == "" { lines.removeLast() }
+            return lines.dropLast().joined(separator: "\n").trimmingCharacters(in: .newlines)
+        }
         /// The report's statistics for IPv4 sockets: a program's libc may open others of its own
         /// (AF_UNIX sockets for user lookups), which the switch counts under their own cookies.
         var inet4Stats: [String: Any]? {

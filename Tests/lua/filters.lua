@@ -13,6 +13,8 @@ st.set("socket", function(so)
   check.eq(so.protocol, 0, "protocol")
   check.eq(so.cookie, (st.AF_INET6 << 48) | ((st.SOCK_STREAM | st.SOCK_NONBLOCK) << 16), "cookie")
   check.eq(so.err, nil, "err before the call")
+  check.eq(so.pid, st.pid, "pid: this process")
+  check.eq(so.local_addr, nil, "local_addr is nil for socket")
   check.eq(tostring(so), "(inet6, stream|0x800, default): syscallerr=<nil>, socketerr=<nil>", "tostring")
   return "EMFILE"
 end)
@@ -27,6 +29,7 @@ local seen = {}
 st.set("connect", function(so)
   seen.addr, seen.fd, seen.op = so.addr, so.fd, so.op
   return function(after)
+    seen.local_addr = after.local_addr
     seen.err = after.err
     check.eq(after, so, "the after-filter gets the same status object")
     after.err = "ECONNRESET"
@@ -38,6 +41,7 @@ check.eq(err, "ECONNRESET", "rewritten outcome")
 check.eq(seen.addr, addr, "so.addr")
 check.eq(seen.fd, fd, "so.fd")
 check.eq(seen.op, "connect", "so.op")
+check.eq(seen.local_addr, st.getsockname(fd), "so.local_addr: the socket's own address")
 
 -- A status object kept past its call reads nothing: it reads the call in flight in place,
 -- and there is none.

@@ -35,6 +35,29 @@ local fd, ok = dial(addr2)
 check.eq(ok, true, "refuse leaves other ports alone")
 st.close(fd)
 
+-- By default recipes aim at TCP over IPv4/IPv6: a UDP connect (a DNS lookup) is left alone
+-- unless type= says so.
+apply("refuse")
+local u = assert(st.socket(st.AF_INET, st.SOCK_DGRAM))
+check.eq(st.connect(u, addr), true, "refuse leaves a UDP connect alone")
+apply("refuse", {type = "udp"})
+check.eq(select(2, st.connect(u, addr)), "ECONNREFUSED", "type=udp aims at it")
+st.close(u)
+local tf, tok = dial(addr)
+check.eq(tok, true, "type=udp leaves TCP alone")
+st.close(tf)
+local seen_kinds = {}
+local kind = require("socktest.recipe").kind
+for _, o in ipairs({{}, {family = st.AF_UNIX}, {type = st.SOCK_DGRAM}, {family = "any", type = "any"}}) do
+  local k = kind(o)
+  seen_kinds[#seen_kinds + 1] = table.concat({
+    tostring(k({family = st.AF_INET6, type = st.SOCK_STREAM | st.SOCK_NONBLOCK})),
+    tostring(k({family = st.AF_UNIX, type = st.SOCK_STREAM})),
+    tostring(k({family = st.AF_INET, type = st.SOCK_DGRAM}))}, " ")
+end
+check.eq(table.concat(seen_kinds, ", "), "true false false, false true false, false false true, true true true",
+  "recipe.kind: inet stream by default, flags ignored")
+
 -- unreachable: IPv6 down, IPv4 up.
 local l6 = assert(st.socket(st.AF_INET6, st.SOCK_STREAM))
 assert(st.bind(l6, "[::1]:0")); assert(st.listen(l6))
@@ -157,6 +180,8 @@ reset()
 check.raises("recipe 'refuse': unknown option 'prot'", require("recipes.refuse"), {prot = 1})
 check.raises("recipe 'refuse': option 'errno' must be an errno name", require("recipes.refuse"), {errno = "ENOPE"})
 check.raises("recipe 'refuse': give at most one of nth, every, chance", require("recipes.refuse"), {nth = 1, every = 2})
+check.raises("recipe 'refuse': option 'type' must be stream %(or tcp%), datagram", require("recipes.refuse"), {type = "dgram"})
+check.raises("recipe 'refuse': option 'family' must be inet %(IPv4 and IPv6%)", require("recipes.refuse"), {family = "ipv6"})
 check.raises("recipe 'slow%-connect': option 'latency' must be a number of seconds", require("recipes.slow-connect"), {latency = "x"})
 check.raises("recipe 'flaky': option 'op' must be a filter type", require("recipes.flaky"), {op = "sned"})
 check.raises("recipe 'close%-fail': option 'really_close' must be true or false", require("recipes.close-fail"), {really_close = 3})

@@ -78,6 +78,7 @@
 ---A socket still open, from `socktest.sockets()` (`tostring` gives Go's Status text).
 ---@class socktest.socket
 ---@field fd integer
+---@field pid integer the process holding it: this one (`socktest.pid`) or a supervised program's
 ---@field family integer
 ---@field type integer
 ---@field protocol integer
@@ -140,8 +141,9 @@ function socktest.chance(p) end
 ---@return socktest.stat[]
 function socktest.stats() end
 
----The sockets still open: descriptor → status.
----@return table<integer, socktest.socket>
+---The sockets still open: descriptor → status for this process's; "PID:FD" → status for a
+---supervised program's (each with the `pid` holding it).
+---@return table<integer|string, socktest.socket>
 function socktest.sockets() end
 
 ---socket(2) through the switch.
@@ -223,6 +225,10 @@ function socktest.write(fd, s) end
 ---Every errno the platform defines, both ways: `errno.ECONNREFUSED == 111`, `errno[111] == "ECONNREFUSED"`.
 ---@type table<string|integer, integer|string>
 socktest.errno = {}
+
+---This process's id (the tool's): `so.pid ~= socktest.pid` for a supervised program's call.
+---@type integer
+socktest.pid = 0
 
 ---The filter types, in order.
 ---@type socktest.FilterType[]

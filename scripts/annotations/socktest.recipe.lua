@@ -7,7 +7,8 @@
 ---@class socktest.RecipeOptions
 ---@field addr? socktest.Address which calls: this address (HOST:PORT, [HOST]:PORT or a unix path)
 ---@field port? integer which calls: this port
----@field family? "inet4"|"inet6"|"unix" which calls: this family
+---@field family? "inet"|"inet4"|"inet6"|"unix"|"any" which sockets: this family (default inet: IPv4 and IPv6)
+---@field type? "stream"|"tcp"|"datagram"|"udp"|"seqpacket"|"raw"|"any" which sockets: this type (default stream)
 ---@field nth? integer which of those fire: only the n-th
 ---@field every? integer which of those fire: every n-th
 ---@field chance? number which of those fire: with this probability
@@ -17,8 +18,8 @@
 ---@alias socktest.Recipe fun(opts?: socktest.RecipeOptions)
 
 ---How an option's value is checked: "errno", "errnos", "count", "natural", "port",
----"probability", "seconds", "address", "family", "op", "boolean".
----@alias socktest.recipe.Kind "errno"|"errnos"|"count"|"natural"|"port"|"probability"|"seconds"|"address"|"family"|"op"|"boolean"
+---"probability", "seconds", "address", "family", "socktype", "op", "boolean".
+---@alias socktest.recipe.Kind "errno"|"errnos"|"count"|"natural"|"port"|"probability"|"seconds"|"address"|"family"|"socktype"|"op"|"boolean"
 
 ---@class socktest.recipe
 ---The common options and their kinds.
@@ -34,7 +35,14 @@ local recipe = {}
 ---@return socktest.RecipeOptions
 function recipe.check(name, opts, schema, defaults) end
 
----A predicate on the status: does the call match addr, port and family?
+---A predicate on a status or a `socktest.sockets()` entry: is the socket of the family and
+---type opts aim at? By default TCP over IPv4 or IPv6, so the UDP and unix sockets a program's
+---libraries use on their own are left alone.
+---@param opts socktest.RecipeOptions
+---@return fun(so: socktest.status|socktest.socket): boolean
+function recipe.kind(opts) end
+
+---A predicate on the status: does the call match the kind (family, type), addr and port?
 ---@param opts socktest.RecipeOptions
 ---@return fun(so: socktest.status): boolean
 function recipe.target(opts) end

@@ -4,7 +4,8 @@
 --
 -- Models: a client that gave up (RST) while its connection waited in the accept queue.
 -- Options:
---   port=N | addr=HOST:PORT | family=...       which listeners (default: all)
+--   port=N | addr=HOST:PORT                    which listeners (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which accepts are aborted (default every=3)
 -- Example:
 --   socktest-lua run --recipe accept-aborted --workload echo:clients=9

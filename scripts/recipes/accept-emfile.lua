@@ -3,7 +3,8 @@
 -- Models: a server at its RLIMIT_NOFILE (EMFILE) or a system out of file descriptors (ENFILE).
 -- Options:
 --   errno=EMFILE|ENFILE                        the error (default EMFILE)
---   port=N | addr=HOST:PORT | family=...       which listeners (default: all)
+--   port=N | addr=HOST:PORT                    which listeners (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which accepts fail (default every=2)
 -- Example:
 --   socktest-lua run --recipe accept-emfile:every=3 --workload echo

@@ -5,7 +5,8 @@
 -- Options:
 --   op=bind|listen                             which call fails (default bind)
 --   errno=NAME                                 the error (default EADDRINUSE)
---   port=N | addr=HOST:PORT | family=...       which sockets (default: all)
+--   port=N | addr=HOST:PORT                    which sockets (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which of those fail (default: all)
 -- Example:
 --   socktest-lua run --recipe addr-in-use:nth=1 --workload echo

@@ -7,7 +7,8 @@
 -- Options:
 --   wait=SECONDS                               how long the connect hangs first (default 1)
 --   errno=NAME                                 the error (default ETIMEDOUT)
---   addr=HOST:PORT | port=N | family=...       which connects (default: all)
+--   addr=HOST:PORT | port=N                    which connects (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which of those time out (default: all)
 -- Example:
 --   socktest-lua run --recipe connect-timeout:wait=0.5 --workload dial:n=4,timeout=2

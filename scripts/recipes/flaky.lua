@@ -9,11 +9,13 @@
 --   p=P                                        probability of failing a call (default 0.1)
 --   errors=E1|E2|...                           errors to pick from, uniformly (default
 --                                              ECONNRESET|ETIMEDOUT|EHOSTUNREACH)
---   addr=HOST:PORT | port=N | family=...       which sockets (default: all)
+--   addr=HOST:PORT | port=N                    which sockets (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 -- Example:
 --   socktest-lua run --recipe flaky:op=all,p=0.05 --workload echo:clients=50 --seed 42
 -- A failed close follows Linux: the descriptor is released all the same and the caller hears
--- the error, so a program that rightly does not retry it leaks nothing.
+-- the error, so a program that rightly does not retry it leaks nothing. On a supervised program
+-- the close is cancelled instead and the socket listed as a leak (see close-fail).
 -- A correct program survives every single failure: it retries idempotent work, reports the
 -- rest, and never leaks a socket on an error path.
 local recipe = require("socktest.recipe")
@@ -30,7 +32,7 @@ return function(opts)
   local function filter(so)
     if not (matches(so) and st.random() < opts.p) then return end
     local err = opts.errors[1 + math.floor(st.random() * #opts.errors)]
-    if so.op ~= "close" then return err end
+    if so.op ~= "close" or so.pid ~= st.pid then return err end   -- a program's close: see close-fail
     -- close(2) on Linux releases the descriptor even when it reports an error: the close
     -- happens, then the caller is told it failed (cancelling it would leave the socket open).
     return function(after)

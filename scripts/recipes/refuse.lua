@@ -3,7 +3,8 @@
 -- Models: a server that is down, restarting or not yet up; a closed port.
 -- Options:
 --   errno=NAME                                 the error (default ECONNREFUSED)
---   addr=HOST:PORT | port=N | family=inet4|inet6|unix   which connects (default: all)
+--   addr=HOST:PORT | port=N                    which connects (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which of those fail (default: all)
 -- Example:
 --   socktest-lua run --recipe refuse:every=2 --workload dial:n=10

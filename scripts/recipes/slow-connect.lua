@@ -4,7 +4,8 @@
 -- Options:
 --   latency=SECONDS                            the base delay (default 0.1)
 --   jitter=SECONDS                             up to this much more, uniformly (default 0.05)
---   addr=HOST:PORT | port=N | family=...       which connects (default: all)
+--   addr=HOST:PORT | port=N                    which connects (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
 --   nth=N | every=N | chance=P                 which of those are slow (default: all)
 -- Example:
 --   socktest-lua run --recipe slow-connect:latency=0.2,jitter=0.1 --workload echo --seed 7

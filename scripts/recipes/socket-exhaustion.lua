@@ -1,10 +1,12 @@
--- socket() exhaustion: once N sockets are open, socket fails with EMFILE.
+-- socket() exhaustion: once a process holds N open sockets, socket fails with EMFILE.
 --
 -- Models: a process that reached its descriptor limit (connection leak, too many clients).
 -- Options:
---   after=N                                    open sockets allowed (default 4)
+--   after=N                                    how many open sockets of that kind a process may
+--                                              hold (default 4), as socktest.sockets() lists them
 --   errno=EMFILE|ENFILE|ENOBUFS|ENOMEM         the error (default EMFILE)
---   family=inet4|inet6|unix                    which socket calls (default: all)
+--   family=... | type=...                      which kind of socket: the calls that fail, and the
+--                                              sockets counted (default: TCP over IPv4/IPv6)
 -- Example:
 --   socktest-lua run --recipe socket-exhaustion:after=2 --workload echo:concurrency=4
 -- A correct program fails the one request that needed a socket, reports why, and recovers once
@@ -15,11 +17,13 @@ local recipe = require("socktest.recipe")
 return function(opts)
   opts = recipe.check("socket-exhaustion", opts, {after = "natural", errno = "errno"},
     {after = 4, errno = "EMFILE"})
-  local matches = recipe.target(opts)
+  local matches, of_kind = recipe.target(opts), recipe.kind(opts)
   socktest.add("socket", function(so)
     if not matches(so) then return end
     local open = 0
-    for _ in pairs(socktest.sockets()) do open = open + 1 end
+    for _, s in pairs(socktest.sockets()) do
+      if s.pid == so.pid and of_kind(s) then open = open + 1 end   -- the calling process's
+    end
     if open >= opts.after then return opts.errno end
   end)
 end

@@ -6,6 +6,7 @@
 --   family=inet4|inet6                         the family that is down (default inet6)
 --   errno=ENETUNREACH|EHOSTUNREACH             the error (default ENETUNREACH)
 --   addr=HOST:PORT | port=N                    narrow it further
+--   type=...                                   which kind of socket (default: stream, TCP)
 --   nth=N | every=N | chance=P                 which of those fail (default: all)
 -- Example:
 --   socktest-lua run --recipe unreachable:family=inet6 --workload dial:addr=[::1]:8080
