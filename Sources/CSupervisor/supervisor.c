@@ -8,6 +8,8 @@
 #include <linux/filter.h>
 #include <linux/close_range.h>
 #include <linux/kcmp.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -362,4 +364,15 @@ int st_take_terminal(pid_t pgid, pid_t *previous) {
     int r = tcsetpgrp(0, pgid);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return r;
+}
+
+int st_tcp_was_established(int fd) {
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    /* A connect the peer refused got one segment (its RST); one that was answered got the
+     * SYN-ACK and more, even if the connection was reset since. */
+    enum { syn_sent = 2, closed = 7 };     /* the kernel's TCP states (net/tcp_states.h) */
+    return info.tcpi_segs_in >= 2 || (info.tcpi_state != closed && info.tcpi_state != syn_sent);
 }

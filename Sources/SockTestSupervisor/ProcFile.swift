@@ -83,6 +83,7 @@ struct SocketCopy: ~Copyable {
     var `protocol`: Int32? { option(SO_PROTOCOL) }
     var isListening: Bool { option(SO_ACCEPTCONN) == 1 }
     var isNonBlocking: Bool { fcntl(fd, F_GETFL) & O_NONBLOCK != 0 }
-    var isConnected: Bool { (try? Sys.getpeername(fd)) != nil }
+    /// Whether the socket has, or had, a peer: a TCP connection the peer reset since counts.
+    var isConnected: Bool { (try? Sys.getpeername(fd)) != nil || st_tcp_was_established(fd) != 0 }
     var localAddress: SocketAddress? { (try? Sys.getsockname(fd)) ?? nil }
 }

@@ -111,13 +111,15 @@ final class Receivers: @unchecked Sendable {
     func stop(within seconds: Double) {
         let deadline = now() + seconds
         while now() < deadline {
-            let (remaining, waiting): (Int, pthread_t?) = locked {
+            let remaining: Int = locked {
                 stopping = true
                 pthread_cond_broadcast(cond)
-                return (running, leader)
+                // Under the lock: a leader clears `leader` under it before it can exit, so the
+                // thread signalled is alive (a detached thread's handle dies with it).
+                if running > 0, let leader { pthread_kill(leader, SIGUSR2) }
+                return running
             }
             if remaining == 0 { return }
-            if let waiting { pthread_kill(waiting, SIGUSR2) }
             usleep(2_000)
         }
     }

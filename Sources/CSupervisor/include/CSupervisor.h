@@ -79,6 +79,10 @@ int st_sentinel_watch(int sentinel, pid_t pid);
  * standard input is a terminal; *previous is the group to give it back to. 0, or -1. */
 int st_take_terminal(pid_t pgid, pid_t *previous);
 
+/* Whether the TCP socket `fd` was ever connected (it may have been reset since); 0 for a socket
+ * that is not TCP. */
+int st_tcp_was_established(int fd);
+
 /* kcmp(KCMP_FILE): 1 when pid1's fd1 and pid2's fd2 are the same open file, 0 when not,
  * -1 when it cannot tell (errno). */
 int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2);
