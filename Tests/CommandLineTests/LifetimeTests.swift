@@ -141,6 +141,101 @@ final class LifetimeTests: XCTestCase {
     }
 }
 
+extension LifetimeTests {
+    /// Under a limit of 60 threads and processes for its user, a program with 40 threads blocked
+    /// in accept: the supervisor needs no thread per waiting call, so nothing deadlocks.
+    func testAThreadLimitDoesNotDeadlockTheSupervisor() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root (to run as nobody under a limit)") }
+        chmod(Tool.scratch, 0o755)
+        let dir = Tool.scratchPath("nobody")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o755)
+        let script = dir + "/accept.lua"
+        try #"socktest.set("accept", function(so) end)"#.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o644)
+        let program = """
+            import socket, threading
+            ln = socket.socket(); ln.bind(("127.0.0.1", 0)); ln.listen(64)
+            got = []
+            threads = [threading.Thread(target=lambda: got.append(ln.accept()), daemon=True) for _ in range(40)]
+            for t in threads: t.start()
+            clients = [socket.create_connection(ln.getsockname()) for _ in range(40)]
+            for t in threads: t.join(10)
+            print("ok" if len(got) == 40 else "only %d accepted" % len(got))
+            """
+        let r = try Tool.run(["--nproc=60:60", "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              Tool.executable, "run", script, "--", "/usr/bin/python3", "-c", program],
+                             program: "/usr/bin/prlimit")
+        guard !r.stderr.contains("Permission denied") else { throw XCTSkip("nobody cannot reach the build: \(r.stderr)") }
+        XCTAssertTrue(r.stdout.hasPrefix("ok"), r.stdout + r.stderr)
+        XCTAssertEqual(r.status, 0)
+    }
+}
+
+extension LifetimeTests {
+    /// nginx as it runs by default: it daemonizes (the first process exits, a master in a session
+    /// of its own serves). The tool supervises the daemon until it exits: its requests are
+    /// answered (no call gets ENOSYS) and counted, and Ctrl-C stops it.
+    func testADaemonizingNginxIsSupervisedUntilItStops() throws {
+        guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("nginx not installed (scripts/test installs nginx-light)")
+        }
+        let dir = Tool.scratchPath("nginx")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "hello".write(toFile: dir + "/index.html", atomically: true, encoding: .utf8)
+        let port = try Loopback.closedPort()
+        try """
+            worker_processes 1;
+            \(getuid() == 0 ? "user root;" : "")
+            error_log \(dir)/error.log;
+            pid \(dir)/nginx.pid;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path \(dir); proxy_temp_path \(dir); fastcgi_temp_path \(dir);
+                uwsgi_temp_path \(dir); scgi_temp_path \(dir);
+                server { listen 127.0.0.1:\(port); root \(dir); location / {} }
+            }
+            """.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let out = Pipe()
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: Tool.executable)
+        tool.arguments = ["run", try none(), "--json", "--", nginx, "-c", dir + "/nginx.conf", "-p", dir]
+        tool.standardOutput = out
+        tool.standardError = FileHandle.nullDevice
+        try tool.run()
+        defer { if tool.isRunning { kill(tool.processIdentifier, SIGKILL) } }
+        XCTAssertTrue(eventually(10) { Servers.accepts(port) }, "the daemon listens")
+        usleep(300_000)     // the first process has exited by now: only the daemon serves
+        let curl = try Tool.run(["-s", "http://127.0.0.1:\(port)/index.html"], program: "/usr/bin/curl")
+        XCTAssertEqual(curl.stdout, "hello", "the daemon answered under supervision")
+        XCTAssertTrue(tool.isRunning, "the tool waits for the daemon")
+        kill(tool.processIdentifier, SIGINT)
+        XCTAssertTrue(eventually(10) { !tool.isRunning }, "Ctrl-C stopped the daemon, and the tool ended")
+        let report = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let json = (try? JSONSerialization.jsonObject(with: Data((report.split(separator: "\n").last ?? "").utf8))) as? [String: Any]
+        let stats = (json?["stats"] as? [[String: Any]])?.first { $0["family"] as? Int == Int(AF_INET) }
+        XCTAssertGreaterThanOrEqual(stats?["accepted"] as? Int ?? 0, 1, report)
+        let pid = Int32((try? String(contentsOfFile: dir + "/nginx.pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        XCTAssertTrue(pid == 0 || !alive(pid), "no nginx left")
+    }
+}
+
+/// Whether something accepts connections on 127.0.0.1:port.
+enum Servers {
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = UInt16(port).bigEndian
+        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &sin) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
 enum ProcFileState {
     static func isZombie(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
