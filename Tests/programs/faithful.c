@@ -24,6 +24,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,16 +166,21 @@ static int by_close_range(int fd) { return (int)syscall(SYS_close_range, fd, fd,
 
 static int race_port;
 static int race_rounds;
+/* Sockets handed between threads: each thread puts its new socket in a slot and closes the one
+ * it found there, so a number one thread closes is at once reused by another's socket(). */
+#define RACE_SLOTS 4
+static _Atomic int slots[RACE_SLOTS] = {-1, -1, -1, -1};
 
 static void *racer(void *arg) {
-    (void)arg;
+    unsigned seed = (unsigned)(uintptr_t)arg;
     struct sockaddr_in sin = loopback(race_port);
     for (int i = 0; i < race_rounds; i++) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
         if (s < 0) continue;
         connect(s, (struct sockaddr *)&sin, sizeof sin);
         if (i % 3 == 0) { int d = dup(s); close(s); s = d; }
-        close(s);
+        int old = atomic_exchange(&slots[rand_r(&seed) % RACE_SLOTS], s);
+        if (old >= 0) close(old);
     }
     return NULL;
 }
@@ -183,8 +190,9 @@ static int race(int port, int threads, int rounds) {
     race_rounds = rounds;
     pthread_t t[64];
     if (threads > 64) threads = 64;
-    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, racer, NULL);
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, racer, (void *)(uintptr_t)(i + 1));
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < RACE_SLOTS; i++) if (slots[i] >= 0) close(slots[i]);
     printf("raced\n");
     return 0;
 }
