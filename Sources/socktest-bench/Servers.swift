@@ -76,25 +76,35 @@ enum Servers {
 
     /// Runs `argv` (a server, under whatever wraps it) in a session of its own, waits (at most
     /// 10 s) until it accepts on `port`, runs `body`, then stops the session's process group and
-    /// waits for it (at most 10 s, then SIGKILL).
+    /// waits for it (at most 10 s, then SIGKILL). Spawned and reaped here, not with Foundation's
+    /// Process, whose exit monitoring hung in these runs.
     static func serve(_ argv: [String], port: Int, _ body: (Int) throws -> Double) throws -> Double {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        p.arguments = argv
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(0x80))    // POSIX_SPAWN_SETSID, which Swift does not import
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, environ) == 0 else {
+            throw ValidationError("cannot start \(argv[0])")
+        }
+        var status: Int32 = 0
         defer {
-            let group = p.processIdentifier            // setsid made it the group's leader
-            kill(-group, SIGTERM)
+            kill(-pid, SIGTERM)                   // the session's group: the server and what wraps it
             let deadline = monotonicSeconds() + 10
-            while (p.isRunning || kill(-group, 0) == 0) && monotonicSeconds() < deadline { usleep(10_000) }
-            kill(-group, SIGKILL)
-            p.waitUntilExit()
+            while waitpid(pid, &status, WNOHANG) == 0 && monotonicSeconds() < deadline { usleep(10_000) }
+            kill(-pid, SIGKILL)
+            waitpid(pid, &status, WNOHANG)
         }
         let deadline = monotonicSeconds() + 10
         while !accepts(port) {
-            guard monotonicSeconds() < deadline, p.isRunning else {
+            guard monotonicSeconds() < deadline, waitpid(pid, &status, WNOHANG) == 0 else {
                 throw ValidationError("\(argv.joined(separator: " ")) did not listen on 127.0.0.1:\(port)")
             }
             usleep(20_000)
@@ -104,16 +114,15 @@ enum Servers {
 
     /// wrk on one thread with four connections for `seconds`: ns per request.
     static func load(_ wrk: String, port: Int, keepAlive: Bool, seconds: Double) throws -> Double {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: wrk)
-        p.arguments = ["-t1", "-c4", "-d\(Int(max(1, seconds.rounded())))s"]
-            + (keepAlive ? [] : ["-H", "Connection: close"]) + ["http://127.0.0.1:\(port)/index.html"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let command = "\(wrk) -t1 -c4 -d\(Int(max(1, seconds.rounded())))s "
+            + (keepAlive ? "" : "-H 'Connection: close' ") + "http://127.0.0.1:\(port)/index.html 2>/dev/null"
+        guard let pipe = popen(command, "r") else { throw ValidationError("cannot run wrk") }
+        var text = ""
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while fgets(&buffer, Int32(buffer.count), pipe) != nil {
+            text += String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        pclose(pipe)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
               let rate = Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces)), rate > 0,
               !text.contains("Non-2xx") else {
