@@ -76,36 +76,61 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)
             return true
         }
-        guard let family = copy.family, let type = copy.type else { return false }
+        // Its shape: the family from its address (which an accepted socket's match needs too),
+        // the type asked of the socket only when creations of that family differ in type.
+        let local = copy.localAddress
+        guard let family = local?.family ?? copy.family else { return false }
+        let pendingTypes = Set(processes.creations(in: key.space).filter { $0.cookie.family == family }.map { $0.cookie.type & 0xff })
+        guard let type = pendingTypes.count == 1 ? pendingTypes.first : copy.type else { return false }
         func shaped(_ cookie: Cookie) -> Bool { cookie.family == family && cookie.type & 0xff == type }
-        // accept(): the same shape, and the local address of the listener it was accepted on.
-        if processes.hasCreations(in: key.space, accepting: true), !copy.isListening, let local = copy.localAddress,
-           let made = processes.takeCreation(in: key.space, { creation in
-               guard creation.identity == 0, case .accept(let listener, let listenerFD) = creation.kind,
-                     shaped(creation.cookie) else { return false }
-               let address = processes.listenerAddress(listener, in: key.space) {
-                   self.copy(key.space, listenerFD)?.localAddress
-               }
-               return address.map { Self.accepted(local, on: $0) } ?? true
-           }) {
-            sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
-            return true
+        // accept(): the same shape; when that leaves a doubt (socket() creations of the same
+        // shape too, or several listeners), the local address of the listener it came from.
+        let pending = processes.creations(in: key.space)
+        let accepts = pending.filter { creation in
+            guard creation.identity == 0, case .accept = creation.kind else { return false }
+            return shaped(creation.cookie)
+        }
+        if !accepts.isEmpty {
+            let sockets = pending.contains { creation in
+                guard creation.identity == 0, case .socket = creation.kind else { return false }
+                return shaped(creation.cookie)
+            }
+            let listeners = Set(accepts.map { creation -> UInt64 in
+                if case .accept(let listener, _) = creation.kind { return listener }
+                return 0
+            })
+            var chosen: ProcessTable.Creation?
+            if !sockets && listeners.count == 1 {
+                chosen = accepts.last
+            } else if !copy.isListening, let local {
+                chosen = accepts.last { creation in
+                    guard case .accept(let listener, let listenerFD) = creation.kind else { return false }
+                    let address = processes.listenerAddress(listener, in: key.space) {
+                        self.copy(key.space, listenerFD)?.localAddress
+                    }
+                    return address.map { Self.accepted(local, on: $0) } ?? true
+                }
+            }
+            if let chosen, let made = processes.takeCreation(in: key.space, { $0.serial == chosen.serial }) {
+                sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
+                return true
+            }
         }
         // socket(): the same family and type (and protocol, when one was asked for); among
         // several, one whose SOCK_NONBLOCK matches the descriptor's mode now.
         var proto: Int32??
-        let candidates = processes.creations(in: key.space).filter { creation in
+        let candidates = pending.filter { creation in
             guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
             guard creation.cookie.protocol != 0 else { return true }
             if proto == nil { proto = .some(copy.protocol) }
             return proto! == creation.cookie.protocol
         }
-        var chosen = candidates.last
+        var chosenSocket = candidates.last
         if candidates.count > 1 {
             let nonBlocking = copy.isNonBlocking
-            chosen = candidates.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosen
+            chosenSocket = candidates.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosenSocket
         }
-        if let chosen, let made = processes.takeCreation(in: key.space, { $0.serial == chosen.serial }) {
+        if let chosenSocket, let made = processes.takeCreation(in: key.space, { $0.serial == chosenSocket.serial }) {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
             return true
         }

@@ -279,6 +279,13 @@ struct Notification: ~Copyable {
     /// after-filter sees the close as succeeded: Linux releases the descriptor even when close
     /// reports an error.
     consuming func close() {
+        // A number the table does not know, in a process that owes no creation: not a socket of
+        // the switch's (at most another descriptor of one, whose close changes no count), so
+        // unless a close filter wants to see it, it goes at once (a server's file closes).
+        if !sw.hasFilter(.close), sw.identity(of: SocketKey(space: space, fd: fd)) == nil,
+           !supervisor.processes.hasCreations(in: space) {
+            return proceed()
+        }
         guard let key = books.tracked(space, fd) else { return proceed() }
         var call = sw.programCall(.close, space: space, fd: key.fd)
         let admitted: Admitted?
