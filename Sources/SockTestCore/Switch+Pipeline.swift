@@ -40,6 +40,7 @@ extension Switch {
         }
         var after: AfterFilter?
         if hasFilter(call.type), !FilterScope.isActive, let box = filters.withLock({ $0[call.type.rawValue] }) {
+            if let tap { return try admitTapped(&call, box, serial: serial, tap: tap) }
             after = try FilterScope.run { () throws(Errno) in try box.filter(call) }
         }
         return Admitted(serial: serial, after: after)
@@ -54,14 +55,24 @@ extension Switch {
         var outcome = real
         call.status.err = outcome.error
         let serial = admitted.serial
+        // Tapped calls only: the outcome before the after-filter, and what it noted.
+        var before: Status?
+        var note: Verdict?
         if let after = admitted.after {
+            if admitted.mark != nil { before = call.status; FilterNote.reset() }
             do {
                 try FilterScope.run { () throws(Errno) in try after(&call) }
             } catch {
                 if case .success(let fd) = outcome, call.type.createsDescriptor { _ = try? Sys.close(fd) }
                 book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: false) }
+                if let mark = admitted.mark {
+                    var v = Verdict(fail: error)
+                    FilterNote.take(into: &v)
+                    reportTapped(call, mark, before: nil, note: v, result: .failure(error))
+                }
                 throw error
             }
+            if admitted.mark != nil { var v = Verdict(); FilterNote.take(into: &v); note = v }
             outcome = Switch.rewrite(outcome, as: &call)
         }
 
@@ -76,6 +87,7 @@ extension Switch {
         }
 
         book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: true) }
+        if let mark = admitted.mark { reportTapped(call, mark, before: before, note: note, result: outcome) }
         return try outcome.get()
     }
 
@@ -105,6 +117,8 @@ package struct Admitted: Sendable {
     let serial: UInt64
     /// nil when no after-filter needs the call's outcome.
     package let after: AfterFilter?
+    /// A tapped call's verdict so far, reported by `complete` (nil: no tap, or reported).
+    var mark: TapMark? = nil
 }
 
 extension Book {

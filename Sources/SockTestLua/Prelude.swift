@@ -222,6 +222,9 @@ enum Prelude {
       local recipe = {}
 
       local families = {inet4 = st.AF_INET, inet6 = st.AF_INET6, unix = st.AF_UNIX}
+      local family_names = {}
+      for name, value in pairs(families) do family_names[value] = name end
+      local names = setmetatable({}, {__mode = "k"})   -- checked options -> recipe name
 
       -- Each kind converts a value (an option from the command line arrives as a string,
       -- number or boolean) or returns nil, "what was expected".
@@ -313,14 +316,25 @@ enum Prelude {
           error(("recipe '%s': give at most one of nth, every, chance"):format(name), 3)
         end
         for k, v in pairs(defaults or {}) do if out[k] == nil then out[k] = v end end
+        names[out] = name
         return out
       end
+
+      -- Each recipe's targeting options (addr, port, family) and whether any call matched
+      -- them: the run's report warns about those that matched none (LuaHost.unmatchedTargets).
+      recipe.targets = {}
 
       local function port_of(addr) return addr and tonumber(addr:match(":(%d+)$")) end
 
       --- A predicate on the status: does the call match addr/port/family? connect and bind
       --- match their address; accept, listen and others the socket's own address.
       function recipe.target(opts)
+        local entry
+        if opts.addr or opts.port or opts.family then
+          entry = {recipe = names[opts] or "recipe", addr = opts.addr, port = opts.port,
+                   family = opts.family and family_names[opts.family], matched = false}
+          recipe.targets[#recipe.targets + 1] = entry
+        end
         return function(so)
           if opts.family and so.family ~= opts.family then return false end
           if opts.addr or opts.port then
@@ -329,6 +343,7 @@ enum Prelude {
             if opts.addr and addr ~= opts.addr then return false end
             if opts.port and port_of(addr) ~= opts.port then return false end
           end
+          if entry then entry.matched = true end
           return true
         end
       end

@@ -55,12 +55,17 @@ package struct Report: Encodable, Sendable {
     package var filters: [String: FilterEntry]
     package var scriptErrors: [String]
     package var exitStatus: Int32
+    /// What did not happen that the script meant to happen (see `Runner.warnings`).
+    package var warnings: [String] = []
+    /// With --record: the command that replays the run.
+    package var replay: String?
 
     enum CodingKeys: String, CodingKey {
         case script, recipes, seed, command, workload, stats, leaks, filters
         case commandStatus = "command_status"
         case scriptErrors = "script_errors"
         case exitStatus = "exit_status"
+        case warnings, replay
     }
 
     init(request: RunRequest, sw: Switch, host: LuaHost?, workload: WorkloadResult?, errors: [String],
@@ -140,6 +145,15 @@ package struct Report: Encodable, Sendable {
             out.append("")
             out.append("script errors: \(scriptErrors.count) (details on stderr)")
         }
+        if !warnings.isEmpty {
+            out.append("")
+            out.append("warnings:")
+            out.append(contentsOf: warnings.map { "  \($0)" })
+        }
+        if let replay {
+            out.append("")
+            out.append("replay: \(replay)")
+        }
         return out.joined(separator: "\n")
     }
 
@@ -152,5 +166,11 @@ package struct Report: Encodable, Sendable {
         let l = w.latencyMs
         out.append(String(format: "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", l.p50, l.p90, l.p99, l.max))
         return out
+    }
+
+    /// A word as a shell reads it back: quoted only when it must be.
+    package static func shellQuoted(_ word: String) -> String {
+        let plain = word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,@+%".unicodeScalars.contains($0) }
+        return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

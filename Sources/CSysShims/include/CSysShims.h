@@ -36,4 +36,16 @@ static inline void st_set_wait_observer(void (*observer)(void *), void *context)
     st_wait_observer_context = context;
 }
 
+/// What a filter did that its return value does not show (FilterNote): the delay it waited
+/// (-1 for none) and flags (1: a script error). Written only on those rare paths; read and
+/// reset by the switch only while a tap watches its calls.
+extern __thread double st_note_delay __attribute__((tls_model("initial-exec")));
+extern __thread int st_note_flags __attribute__((tls_model("initial-exec")));
+
+static inline void st_note_set_delay(double seconds) { st_note_delay = seconds; }
+static inline double st_note_get_delay(void) { return st_note_delay; }
+static inline void st_note_set_flags(int flags) { st_note_flags |= flags; }
+static inline int st_note_get_flags(void) { return st_note_flags; }
+static inline void st_note_reset(void) { st_note_delay = -1; st_note_flags = 0; }
+
 #endif
