@@ -61,6 +61,7 @@ package enum Runner {
             let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths)
             host = lua
             var observed = Set(request.observe)
+            for name in request.replay?.observe ?? [] { FilterType(name: name).map { _ = observed.insert($0) } }
             for decision in request.replay?.decisions ?? [] { FilterType(name: decision.site.call).map { _ = observed.insert($0) } }
             for type in observed.sorted(by: { $0.rawValue < $1.rawValue }) { sw.set(type) { _ in nil } }
             for recipe in request.recipes {
@@ -99,7 +100,7 @@ package enum Runner {
         if let path = request.record, let log {
             let schedule = Schedule(seed: request.seed, script: request.script, recipes: request.recipes.map(\.description),
                                     workload: request.workload?.description, command: request.command.isEmpty ? nil : request.command,
-                                    decisions: log.decisions)
+                                    observe: request.observe.isEmpty ? nil : request.observe.map(\.name), decisions: log.decisions)
             do {
                 try schedule.write(to: path)
                 report.replay = "socktest-lua run --replay \(Report.shellQuoted(path))"

@@ -21,6 +21,8 @@ package struct Schedule: Codable, Sendable {
     /// running the filters; true runs the filters for them (a sweep fails one call and lets the
     /// script decide the rest).
     package var filterOthers: Bool?
+    /// The run's --observe types: which calls are seen decides how sockets are named.
+    package var observe: [String]?
     package var decisions: [Decision]
 
     package struct Decision: Codable, Sendable {
@@ -38,18 +40,19 @@ package struct Schedule: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, seed, script, recipes, workload, command, decisions
+        case version, seed, script, recipes, workload, command, decisions, observe
         case filterOthers = "filter_others"
     }
 
     package init(seed: UInt64, script: String?, recipes: [String], workload: String?, command: [String]?,
-                 filterOthers: Bool? = nil, decisions: [Decision]) {
+                 filterOthers: Bool? = nil, observe: [String]? = nil, decisions: [Decision]) {
         self.seed = seed
         self.script = script
         self.recipes = recipes
         self.workload = workload
         self.command = command
         self.filterOthers = filterOthers
+        self.observe = observe
         self.decisions = decisions
     }
 

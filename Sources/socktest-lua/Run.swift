@@ -90,7 +90,7 @@ struct Run: ParsableCommand {
         let outcome = try Runner.run(request, library: RecipeLibrary.locate())
         for error in outcome.errors { printError(error) }
         if outcome.commandWasKilled, let status = outcome.report.commandStatus {
-            printError("socktest-lua: \(command[0]) was \(status)")
+            printError("socktest-lua: \(outcome.report.command?.first ?? "the command") was \(status)")
         }
         print(json ? outcome.report.json : outcome.report.text)
         throw ExitCode(outcome.exitStatus)

@@ -23,7 +23,7 @@ struct SocktestLua: ParsableCommand {
             script failed (error or assert), 2 for usage errors; with a COMMAND, the
             command's own status.
             """,
-        subcommands: [Run.self, Check.self, Recipes.self]
+        subcommands: [Run.self, SweepCommand.self, Check.self, Recipes.self]
     )
 
     /// Parses, runs, and exits with the project's statuses: usage errors exit 2, not 64.
