@@ -1,0 +1,110 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// `socktest-lua sweep` (SPEC §9) against Tests/programs/acceptor.c: a server that crashes when
+/// accept fails with EMFILE and hangs when it fails with ENOBUFS (buggy), or retries (good).
+final class SweepTests: XCTestCase {
+    /// A folder to run the sweep in (its replay schedules land in socktest-sweep/ there).
+    func folder() throws -> String {
+        let dir = Tool.scratchPath("sweep")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    /// (errno, mode) → outcome, from `sweep --json`.
+    func outcomes(_ r: Tool.Result) throws -> [String: String] {
+        let runs = try XCTUnwrap(r.json["runs"] as? [[String: Any]], r.stdout + r.stderr)
+        var outcomes: [String: String] = [:]
+        for run in runs {
+            XCTAssertEqual(run["call"] as? String, "accept")
+            outcomes["\(run["errno"]!) \(run["mode"]!)"] = run["outcome"] as? String
+        }
+        return outcomes
+    }
+
+    /// Processes whose command line names `path` (a program the sweep should have reaped).
+    func processes(running path: String) -> [String] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return pids.filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            return String(decoding: cmdline, as: UTF8.self).contains(path) ? pid : nil
+        }
+    }
+
+    func testSweepFindsTheCrashOnAcceptEMFILEAndTheHangTheSameWithOneJobOrFour() throws {
+        let program = try build("acceptor")
+        let dir = try folder()
+        let junit = dir + "/sweep.xml"
+        let one = try Tool.run(["sweep", "--calls", "accept", "--timeout", "2", "--jobs", "1", "--json", "--junit", junit,
+                                "--", program, "buggy"], in: dir)
+        XCTAssertEqual(one.status, 1, "a run crashed: \(one.stderr)")
+        let byErrno = try outcomes(one)
+        // Every errno of the auto table for accept, transient; persistent without EINTR, EAGAIN.
+        XCTAssertEqual(Set(byErrno.keys), [
+            "EMFILE transient", "ENFILE transient", "ECONNABORTED transient", "ENOBUFS transient",
+            "EAGAIN transient", "EINTR transient",
+            "EMFILE persistent", "ENFILE persistent", "ECONNABORTED persistent", "ENOBUFS persistent",
+        ])
+        XCTAssertEqual(byErrno["EMFILE transient"], "crashed SIGSEGV")
+        XCTAssertEqual(byErrno["EMFILE persistent"], "crashed SIGSEGV")
+        XCTAssertEqual(byErrno["ENOBUFS transient"], "hung")
+        XCTAssertEqual(byErrno["ENOBUFS persistent"], "hung")
+        XCTAssertEqual(byErrno["ECONNABORTED transient"], "survived", "one failed accept is retried")
+        XCTAssertEqual(byErrno["ENFILE persistent"], "exited 1", "it gives up after 100 tries")
+        XCTAssertEqual(processes(running: program), [], "nothing left behind by the hung runs")
+
+        let four = try Tool.run(["sweep", "--calls", "accept", "--timeout", "2", "--jobs", "4", "--json",
+                                 "--", program, "buggy"], in: dir)
+        XCTAssertEqual(try outcomes(four), byErrno, "the same classification with --jobs 4")
+
+        // JUnit an XML parser accepts: one testcase per run, the crashed and hung ones failures
+        // carrying the program's last output.
+        let check = try Tool.run(["-c", """
+            import sys, xml.etree.ElementTree as E
+            root = E.parse(sys.argv[1]).getroot()
+            cases = root.findall(".//testcase")
+            failures = [c.find("failure") for c in cases if c.find("failure") is not None]
+            print(len(cases), len(failures), sum("accept: Too many open files" in (f.text or "") for f in failures))
+            """, junit], program: "/usr/bin/python3")
+        XCTAssertEqual(check.stdout, "10 4 2\n", check.stderr)
+
+        // The text names call and errno, with a replay command that crashes the program again.
+        let text = try Tool.run(["sweep", "--calls", "accept", "--errnos", "EMFILE", "--mode", "transient",
+                                 "--", program, "buggy"], in: dir)
+        XCTAssertEqual(text.status, 1)
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        let crashed = try XCTUnwrap(lines.firstIndex(of: "crashed SIGSEGV: 1 run"), text.stdout)
+        XCTAssertTrue(lines[crashed + 1].hasPrefix("  accept inet4 stream"), text.stdout)
+        XCTAssertTrue(lines[crashed + 1].hasSuffix("EMFILE  transient"), text.stdout)
+        let replay = lines[crashed + 2].trimmingCharacters(in: .whitespaces)
+        XCTAssertTrue(replay.hasPrefix("replay: socktest-lua run --replay socktest-sweep/run-"), replay)
+        let again = try Tool.run(Array(replay.split(separator: " ").dropFirst(2).map(String.init)), in: dir)
+        XCTAssertEqual(again.status, 128 + SIGSEGV, "the replay crashes it again: \(again.stderr)")
+    }
+
+    func testACorrectProgramSurvivesEveryRun() throws {
+        let program = try build("acceptor")
+        let r = try Tool.run(["sweep", "--calls", "accept", "--mode", "transient", "--jobs", "2", "--json",
+                              "--", program, "good"], in: try folder())
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let byErrno = try outcomes(r)
+        XCTAssertEqual(byErrno.count, 6)
+        XCTAssertEqual(Set(byErrno.values), ["survived"], "\(byErrno)")
+    }
+
+    func testUsageErrors() throws {
+        for (arguments, message) in [
+            (["sweep", "--calls", "accept"], "COMMAND"),
+            (["sweep", "--mode", "sometimes", "--", "true"], "--mode"),
+            (["sweep", "--calls", "conect", "--", "true"], "conect"),
+            (["sweep", "--errnos", "EMFILE,ENOPE", "--", "true"], "ENOPE"),
+            (["sweep", "--jobs", "0", "--", "true"], "--jobs"),
+        ] {
+            let r = try Tool.run(arguments)
+            XCTAssertEqual(r.status, 2, "\(arguments)")
+            XCTAssertTrue(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+    }
+}
