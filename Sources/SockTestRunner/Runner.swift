@@ -61,7 +61,7 @@ package enum Runner {
             let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths)
             host = lua
             var observed = Set(request.observe)
-            for name in request.replay?.observe ?? [] { FilterType(name: name).map { _ = observed.insert($0) } }
+            for name in request.replay?.observe ?? [] { observed.formUnion((try? FilterType.list(name, option: "observe")) ?? []) }
             for decision in request.replay?.decisions ?? [] { FilterType(name: decision.site.call).map { _ = observed.insert($0) } }
             for type in observed.sorted(by: { $0.rawValue < $1.rawValue }) { sw.set(type) { _ in nil } }
             for recipe in request.recipes {

@@ -56,9 +56,11 @@ package struct Schedule: Codable, Sendable {
         self.decisions = decisions
     }
 
-    /// Reads a schedule; a missing or malformed file is a usage error naming it.
+    /// Reads a schedule from a file, or from the argument itself when it is a JSON object (as
+    /// a sweep's replay commands give it); a missing or malformed one is a usage error naming it.
     package static func load(_ path: String) throws(UsageError) -> Schedule {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let inline = path.hasPrefix("{")
+        guard let data = inline ? Data(path.utf8) : FileManager.default.contents(atPath: path) else {
             throw UsageError("--replay \(path): no such file")
         }
         do {
@@ -76,6 +78,13 @@ package struct Schedule: Codable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The schedule as one line of JSON.
+    package var inline: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
     private static func reason(_ error: any Error) -> String {

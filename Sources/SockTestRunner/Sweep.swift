@@ -71,10 +71,8 @@ package enum Sweep {
                                        baseline: baseline, baselineLeaks: first.leaks)
             outcomes.withLock { $0[i] = outcome }
         }
-        var result = SweepResult(request: request, sites: sites.count, planned: planned, baseline: baseline,
-                                 outcomes: outcomes.withLock { $0 }.compactMap { $0 })
-        result.keepReplays(from: scratch)
-        return result
+        return SweepResult(request: request, sites: sites.count, planned: planned, baseline: baseline,
+                           outcomes: outcomes.withLock { $0 }.compactMap { $0 })
     }
 
     /// The distinct sites of the discovery run's calls of the swept types, in site order.
@@ -94,7 +92,7 @@ package enum Sweep {
                                 scratch: String, baseline: Int32, baselineLeaks: Int) -> SweepOutcome {
         let type = FilterType(name: run.site.call)!
         let schedule = Schedule(seed: seed, script: request.script, recipes: [], workload: nil, command: request.command,
-                                filterOthers: true, observe: FilterType.allCases.map(\.name),
+                                filterOthers: true, observe: ["all"],
                                 decisions: [.init(site: run.site, verdict: SweepErrnos.verdict(type, run.errno),
                                                   persistent: run.persistent ? true : nil)])
         let path = scratch + "/run-\(index + 1).json"
@@ -120,6 +118,9 @@ package enum Sweep {
             }
         } catch {
             outcome.result = "error: \(error)"
+        }
+        if outcome.isBad(strict: request.strict) {
+            outcome.replay = "socktest-lua run --replay " + Report.shellQuoted(schedule.inline)
         }
         return outcome
     }

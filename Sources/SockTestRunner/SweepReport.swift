@@ -11,7 +11,7 @@ package struct SweepOutcome: Sendable {
     package var leaked: Int
     package var seconds: Double
     package var lastOutput: [String]
-    /// The command that replays it (bad runs only: their schedules are kept).
+    /// The command that replays it (bad runs only): the schedule inline, so it needs no file.
     package var replay: String?
 
     /// "crashed SIGSEGV", "survived, leaked 2".
@@ -42,22 +42,7 @@ package struct SweepResult: Sendable {
     package let planned: Int
     package let baseline: Int32
     package var outcomes: [SweepOutcome]
-    /// Where bad runs' schedules are kept, for their replay commands.
-    static let replayFolder = "socktest-sweep"
-
     package var exitStatus: Int32 { outcomes.contains { $0.isBad(strict: request.strict) } ? 1 : 0 }
-
-    /// Copies the schedules of bad runs out of `scratch` (removed after) into `replayFolder`.
-    mutating func keepReplays(from scratch: String) {
-        for i in outcomes.indices where outcomes[i].isBad(strict: request.strict) {
-            let name = "run-\(outcomes[i].index).json"
-            let kept = Self.replayFolder + "/" + name
-            try? FileManager.default.createDirectory(atPath: Self.replayFolder, withIntermediateDirectories: true)
-            try? FileManager.default.removeItem(atPath: kept)
-            guard (try? FileManager.default.copyItem(atPath: scratch + "/" + name, toPath: kept)) != nil else { continue }
-            outcomes[i].replay = "socktest-lua run --replay \(kept)"
-        }
-    }
 
     /// Outcomes grouped by label, the worst first: crashed, hung, error, exited, leaked, survived.
     private var groups: [(label: String, runs: [SweepOutcome])] {

@@ -79,9 +79,14 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(lines[crashed + 1].hasPrefix("  accept inet4 stream"), text.stdout)
         XCTAssertTrue(lines[crashed + 1].hasSuffix("EMFILE  transient"), text.stdout)
         let replay = lines[crashed + 2].trimmingCharacters(in: .whitespaces)
-        XCTAssertTrue(replay.hasPrefix("replay: socktest-lua run --replay socktest-sweep/run-"), replay)
-        let again = try Tool.run(Array(replay.split(separator: " ").dropFirst(2).map(String.init)), in: dir)
+        XCTAssertTrue(replay.hasPrefix("replay: socktest-lua run --replay '{"), replay)
+        let bin = (Tool.executable as NSString).deletingLastPathComponent
+        let again = try Tool.run(["-c", String(replay.dropFirst("replay: ".count))], in: dir,
+                                 environment: ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "")],
+                                 program: "/bin/sh")
         XCTAssertEqual(again.status, 128 + SIGSEGV, "the replay crashes it again: \(again.stderr)")
+        XCTAssertTrue(again.stderr.contains("accept: Too many open files"), again.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["sweep.xml"], "a sweep leaves no files")
     }
 
     func testACorrectProgramSurvivesEveryRun() throws {
