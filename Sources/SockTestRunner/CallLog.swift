@@ -138,3 +138,11 @@ final class CallLog: CallTap, @unchecked Sendable {
 
     }
 }
+
+/// For the benchmarks: a switch that traces its filtered calls to `path`, as `run --trace=PATH`.
+package func tracedSwitch(to path: String, json: Bool = false) throws(UsageError) -> Switch {
+    let log = try CallLog(.init(trace: path, json: json))
+    let sw = Switch(tap: log)
+    log.attach(sw)
+    return sw
+}
