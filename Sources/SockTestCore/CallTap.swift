@@ -10,11 +10,11 @@ import Glibc
 package protocol CallTap: AnyObject, Sendable {
     /// Before the filter: `.filter` runs it, `.apply` replaces it with a recorded verdict.
     /// `token` comes back with the call's report (the tap's name for the call, say).
-    func decide(_ call: Call, serial: UInt64) -> (decision: TapDecision, token: any Sendable)
+    func decide(_ call: Call, serial: UInt64) -> (decision: TapDecision, token: AnyObject & Sendable)
     /// The call is done as far as the switch will know: `verdict` is what the filters did,
     /// `result` what the caller got (`nil`: the kernel made the call in a supervised
     /// program's context, "continued", and its outcome is not seen).
-    func filtered(_ call: Call, token: any Sendable, verdict: Verdict, result: Result<Int32, Errno>?)
+    func filtered(_ call: Call, token: AnyObject & Sendable, verdict: Verdict, result: Result<Int32, Errno>?)
 }
 
 package enum TapDecision: Sendable {
@@ -22,14 +22,27 @@ package enum TapDecision: Sendable {
     case apply(Verdict)
 }
 
-/// Carried from `admit` to `complete` for a tapped call.
-package final class TapMark: Sendable {
-    let verdict: Verdict
-    let token: any Sendable
-    init(_ verdict: Verdict, _ token: any Sendable) {
+/// Carried from `admit` to `complete` for a tapped call, with what the after-filter did: kept
+/// here rather than in `complete`'s locals, so that an untapped call pays for none of it.
+package final class TapMark: @unchecked Sendable {
+    var verdict: Verdict
+    let token: AnyObject & Sendable
+    /// The outcome before the after-filter ran (to see a rewrite).
+    var before: Status?
+
+    init(_ verdict: Verdict, _ token: AnyObject & Sendable) {
         self.verdict = verdict
         self.token = token
     }
+
+    @inline(never)
+    func willRunAfterFilter(_ status: Status) {
+        before = status
+        FilterNote.reset()
+    }
+
+    @inline(never)
+    func ranAfterFilter() { FilterNote.take(into: &verdict) }
 }
 
 extension Switch {
@@ -63,7 +76,7 @@ extension Switch {
             tap.filtered(call, token: token, verdict: verdict, result: nil)
             return Admitted(serial: serial, after: nil)
         }
-        return Admitted(serial: serial, after: after, mark: TapMark(verdict, token))
+        return Admitted(serial: serial, after: after, mark: .passRetained(TapMark(verdict, token)))
     }
 
     /// A recorded verdict, acted out: the delay waited, the failure thrown, the rewrite done
@@ -84,18 +97,16 @@ extension Switch {
         }
     }
 
-    /// `complete`'s report for a tapped call; `before` is the outcome before the after-filter.
+    /// `complete`'s report for a tapped call: the verdict with what the after-filter did
+    /// (failed the call with `afterFailed`, or rewrote its outcome).
     @inline(never)
-    func reportTapped(_ call: Call, _ mark: TapMark, before: Status?, note: Verdict?,
-                      result: Result<Int32, Errno>) {
+    func reportTapped(_ call: Call, _ mark: TapMark, afterFailed: Errno? = nil, result: Result<Int32, Errno>?) {
         guard let tap else { return }
         var verdict = mark.verdict
-        if let note {
-            if let delay = note.delay { verdict.delay = (verdict.delay ?? 0) + delay }
-            if note.scriptError { verdict.scriptError = true }
-            if let fail = note.fail { verdict.fail = fail }
-        }
-        if let before, verdict.fail == nil {
+        if let afterFailed {
+            verdict.fail = afterFailed
+            FilterNote.take(into: &verdict)
+        } else if let before = mark.before {
             if before.err != call.status.err {
                 verdict.rewrite = .init(field: "err", from: before.err, to: call.status.err)
             } else if before.socketErr != call.status.socketErr {

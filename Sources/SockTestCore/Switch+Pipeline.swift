@@ -55,24 +55,17 @@ extension Switch {
         var outcome = real
         call.status.err = outcome.error
         let serial = admitted.serial
-        // Tapped calls only: the outcome before the after-filter, and what it noted.
-        var before: Status?
-        var note: Verdict?
         if let after = admitted.after {
-            if admitted.mark != nil { before = call.status; FilterNote.reset() }
+            admitted.mark?.takeUnretainedValue().willRunAfterFilter(call.status)
             do {
                 try FilterScope.run { () throws(Errno) in try after(&call) }
             } catch {
                 if case .success(let fd) = outcome, call.type.createsDescriptor { _ = try? Sys.close(fd) }
                 book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: false) }
-                if let mark = admitted.mark {
-                    var v = Verdict(fail: error)
-                    FilterNote.take(into: &v)
-                    reportTapped(call, mark, before: nil, note: v, result: .failure(error))
-                }
+                if let mark = admitted.mark { reportTapped(call, mark.takeRetainedValue(), afterFailed: error, result: .failure(error)) }
                 throw error
             }
-            if admitted.mark != nil { var v = Verdict(); FilterNote.take(into: &v); note = v }
+            admitted.mark?.takeUnretainedValue().ranAfterFilter()
             outcome = Switch.rewrite(outcome, as: &call)
         }
 
@@ -87,7 +80,7 @@ extension Switch {
         }
 
         book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: true) }
-        if let mark = admitted.mark { reportTapped(call, mark, before: before, note: note, result: outcome) }
+        if let mark = admitted.mark { reportTapped(call, mark.takeRetainedValue(), result: outcome) }
         return try outcome.get()
     }
 
@@ -117,8 +110,9 @@ package struct Admitted: Sendable {
     let serial: UInt64
     /// nil when no after-filter needs the call's outcome.
     package let after: AfterFilter?
-    /// A tapped call's verdict so far, reported by `complete` (nil: no tap, or reported).
-    var mark: TapMark? = nil
+    /// A tapped call's verdict so far, reported (and released) by `complete` or
+    /// `continued(_:_:)`; nil without a tap. Unmanaged: an untapped call pays no release for it.
+    var mark: Unmanaged<TapMark>? = nil
 }
 
 extension Book {

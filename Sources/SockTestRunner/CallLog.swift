@@ -44,12 +44,16 @@ final class CallLog: CallTap, @unchecked Sendable {
 
     func attach(_ sw: Switch) { self.sw = sw }
 
-    private struct Token: Sendable {
+    private final class Token: Sendable {
         let site: CallSite
         let shown: String
+        init(site: CallSite, shown: String) {
+            self.site = site
+            self.shown = shown
+        }
     }
 
-    func decide(_ call: Call, serial: UInt64) -> (decision: TapDecision, token: any Sendable) {
+    func decide(_ call: Call, serial: UInt64) -> (decision: TapDecision, token: AnyObject & Sendable) {
         let sw = self.sw
         lock.lock()
         defer { lock.unlock() }
@@ -60,8 +64,8 @@ final class CallLog: CallTap, @unchecked Sendable {
         return (decision, Token(site: site, shown: shown))
     }
 
-    func filtered(_ call: Call, token: any Sendable, verdict: Verdict, result: Result<Int32, Errno>?) {
-        guard let token = token as? Token else { return }
+    func filtered(_ call: Call, token: AnyObject & Sendable, verdict: Verdict, result: Result<Int32, Errno>?) {
+        let token = unsafeDowncast(token, to: Token.self)     // only `decide` makes tokens
         let line = traceFD == nil ? nil : self.line(call, token, verdict, result)
         lock.lock()
         if record, !verdict.isPass, !verdict.scriptError {
@@ -100,14 +104,22 @@ final class CallLog: CallTap, @unchecked Sendable {
         if traceJSON {
             let fd = call.fd.map(String.init) ?? "null"
             let s = token.site
-            return "{\"time\":\(String(format: "%.6f", time)),\"pid\":\(pid),\"call\":\"\(call.type.name)\",\"fd\":\(fd),"
+            return "{\"time\":\(Self.seconds(time)),\"pid\":\(pid),\"call\":\"\(call.type.name)\",\"fd\":\(fd),"
                 + "\"addr\":\(Self.quoted(token.shown)),\"verdict\":\(Self.quoted(verdict.description)),"
                 + "\"result\":\(Self.quoted(outcome)),\"site\":{\"call\":\"\(s.call)\",\"kind\":\"\(s.kind)\","
                 + "\"via\":\"\(s.via)\",\"addr\":\(Self.quoted(s.addr)),\"conn\":\(s.conn),\"nth\":\(s.nth)}}\n"
         }
         let fd = call.fd.map { "fd \($0)" } ?? "fd -"
-        return String(format: "%.6f", time) + " pid \(pid) \(call.type.name) \(fd) \(token.shown.isEmpty ? "-" : token.shown)"
+        return Self.seconds(time) + " pid \(pid) \(call.type.name) \(fd) \(token.shown.isEmpty ? "-" : token.shown)"
             + " \(verdict) -> \(outcome)\n"
+    }
+
+    /// "0.020372": microseconds, without Foundation's format parser (a trace line is written
+    /// on the caller's thread, so its cost is the call's).
+    static func seconds(_ t: Double) -> String {
+        let micros = Int64((max(0, t) * 1e6).rounded())
+        let fraction = String(micros % 1_000_000)
+        return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }
 
     /// What the caller got: "ok", "fd 5" (socket, accept), "socket_err ECONNREFUSED"

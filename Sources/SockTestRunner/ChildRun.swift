@@ -1,10 +1,11 @@
+import CSysShims
 import Foundation
 import SockTestCore
 
 /// One run of a program in a process group of its own, its output in files, bounded by a
 /// timeout: past it the whole group is killed and waited for. What a sweep runs (the tool
 /// itself, supervising the program under test, which dies with it).
-struct ChildRun {
+package struct ChildRun {
     enum Ending: Equatable {
         case exited(Int32)
         case signaled(Int32)
@@ -48,7 +49,12 @@ struct ChildRun {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let started = monotonicSeconds()
-        let rc = posix_spawn(&pid, program, &actions, &attributes, argv, environ)
+        // The child dies with this process, even killed with SIGKILL (`dieWithParent`).
+        var environment = ProcessInfo.processInfo.environment
+        environment[parentVariable] = String(getpid())
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        let rc = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw UsageError("cannot run \(program): \(Errno(rawValue: rc).message)") }
 
         var status: Int32 = 0
@@ -79,6 +85,17 @@ struct ChildRun {
 
     private static func read(_ path: String) -> String {
         String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
+
+    static let parentVariable = "SOCKTEST_LUA_SWEEP_PARENT"
+
+    /// In a tool a sweep started: dies with the sweep (a sweep killed with SIGKILL or Ctrl-C
+    /// leaves no run behind; the run's program dies with it in turn). The variable is removed
+    /// so that the program under test does not inherit it.
+    package static func dieWithParentIfSwept() {
+        guard let value = ProcessInfo.processInfo.environment[parentVariable], let parent = Int32(value) else { return }
+        unsetenv(parentVariable)
+        if st_die_with_parent(parent) != 0 { exit(1) }
     }
 
     /// The path of the running executable.

@@ -115,7 +115,7 @@ enum InProcess {
 
     /// W0: the cost of the pipeline itself, on a call that fails in the kernel at once
     /// (counted as openfailed, so bookkeeping runs too).
-    static func pipelineOverhead(iterations: Int, repetitions: Int) -> [CaseResult] {
+    static func pipelineOverhead(iterations: Int, repetitions: Int, only: String? = nil) -> [CaseResult] {
         let sw = Switch()
         let filtered = Switch()
         let host = try! LuaHost(switch: filtered)
@@ -126,12 +126,13 @@ enum InProcess {
         let tracedHost = try! LuaHost(switch: traced)
         try! tracedHost.load(string: #"socktest.set("socket", function(so) end)"#)
         let family: Int32 = 4000
-        let cases: [(String, () -> Void)] = [
+        var cases: [(String, () -> Void)] = [
             ("raw", { _ = Glibc.socket(family, stream, 0) }),
             ("switch, no filter", { _ = try? sw.socket(family: family, type: stream) }),
             ("switch, Lua filter", { _ = try? filtered.socket(family: family, type: stream) }),
             ("switch, Lua filter, --trace to /dev/null", { _ = try? traced.socket(family: family, type: stream) }),
         ]
+        if let only { cases = cases.filter { $0.0 == "raw" || $0.0 == only } }
         defer { withExtendedLifetime((host, tracedHost)) {} }
         return interleaved(.w0, cases.map(\.0), baseline: { _ in 0 }, repetitions: repetitions) { i in
             let start = monotonicNs()

@@ -63,6 +63,7 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        ChildRun.dieWithParentIfSwept()
         var request = RunRequest(script: script)
         request.recipes = try recipes.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
         request.workload = try workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }

@@ -99,6 +99,35 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(Set(byErrno.values), ["survived"], "\(byErrno)")
     }
 
+    func testAKilledSweepLeavesNoRunBehind() throws {
+        let program = try build("acceptor")
+        let sweep = Process()
+        sweep.executableURL = URL(fileURLWithPath: Tool.executable)
+        sweep.arguments = ["sweep", "--calls", "accept", "--errnos", "ENOBUFS", "--mode", "transient", "--timeout", "60",
+                           "--", program, "buggy"]
+        sweep.currentDirectoryURL = URL(fileURLWithPath: try folder())
+        sweep.standardOutput = FileHandle.nullDevice
+        sweep.standardError = FileHandle.nullDevice
+        try sweep.run()
+        // The discovery run ends; the run that fails accept with ENOBUFS hangs (pause()).
+        let deadline = Date().addingTimeInterval(20)
+        var hung = false
+        while Date() < deadline && !hung {
+            usleep(100_000)
+            hung = processes(running: program).count >= 1 && sweep.isRunning
+        }
+        XCTAssertTrue(hung, "the hanging run started")
+        usleep(500_000)
+        kill(sweep.processIdentifier, SIGKILL)
+        sweep.waitUntilExit()
+        var left = processes(running: program)
+        for _ in 0..<50 where !left.isEmpty {
+            usleep(100_000)
+            left = processes(running: program)
+        }
+        XCTAssertEqual(left, [], "the run and its program died with the sweep")
+    }
+
     func testUsageErrors() throws {
         for (arguments, message) in [
             (["sweep", "--calls", "accept"], "COMMAND"),

@@ -10,6 +10,10 @@ const char *st_errno_name(int err);
 /// The message of an errno ("Connection refused"), thread-safe (GNU strerror_r).
 const char *st_errno_message(int err, char *buf, unsigned long size);
 
+/// Asks the kernel to SIGKILL the calling process when the thread that started it exits;
+/// -1 when that cannot be set, or `parent` is gone already (prctl is variadic: Swift cannot call it).
+int st_die_with_parent(int parent);
+
 /// accept4(2), which glibc declares only under _GNU_SOURCE.
 int st_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
