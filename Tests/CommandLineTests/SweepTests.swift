@@ -99,6 +99,29 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(Set(byErrno.values), ["survived"], "\(byErrno)")
     }
 
+    func testStrictAndMaxRuns() throws {
+        let program = try build("acceptor")
+        let dir = try folder()
+        // A correct program that gives up (exit 1) when accept keeps failing: not a failure of
+        // the sweep, unless --strict.
+        let lenient = try Tool.run(["sweep", "--calls", "accept", "--errnos", "ENFILE", "--mode", "persistent",
+                                    "--", program, "good"], in: dir)
+        XCTAssertEqual(lenient.status, 0, lenient.stdout + lenient.stderr)
+        XCTAssertTrue(lenient.stdout.contains("exited 1: 1 run"), lenient.stdout)
+        let strict = try Tool.run(["sweep", "--calls", "accept", "--errnos", "ENFILE", "--mode", "persistent", "--strict",
+                                   "--", program, "good"], in: dir)
+        XCTAssertEqual(strict.status, 1, strict.stdout)
+        XCTAssertTrue(strict.stdout.contains("replay: socktest-lua run --replay"), "a strict failure gets its replay command")
+
+        let bounded = try Tool.run(["sweep", "--calls", "accept", "--mode", "transient", "--max-runs", "2", "--json",
+                                    "--", program, "good"], in: dir)
+        XCTAssertEqual((bounded.json["runs"] as? [Any])?.count, 2, bounded.stdout)
+        XCTAssertEqual(bounded.json["planned"] as? Int, 6)
+        let text = try Tool.run(["sweep", "--calls", "accept", "--mode", "transient", "--max-runs", "2",
+                                 "--", program, "good"], in: dir)
+        XCTAssertTrue(text.stdout.contains("only the first 2 of 6 runs were made (--max-runs 2)"), text.stdout)
+    }
+
     func testAKilledSweepLeavesNoRunBehind() throws {
         let program = try build("acceptor")
         let sweep = Process()
