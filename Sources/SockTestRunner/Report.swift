@@ -59,13 +59,21 @@ package struct Report: Encodable, Sendable {
     package var warnings: [String] = []
     /// With --record: the command that replays the run.
     package var replay: String?
+    /// With --replay: how many decisions the schedule held, and how many met no call. The
+    /// filters do not run then, so the report's filter counts stay empty.
+    package var replayed: Replayed?
+
+    package struct Replayed: Encodable, Sendable {
+        package var decisions: Int
+        package var unmet: Int
+    }
 
     enum CodingKeys: String, CodingKey {
         case script, recipes, seed, command, workload, stats, leaks, filters
         case commandStatus = "command_status"
         case scriptErrors = "script_errors"
         case exitStatus = "exit_status"
-        case warnings, replay
+        case warnings, replay, replayed
     }
 
     init(request: RunRequest, sw: Switch, host: LuaHost?, workload: WorkloadResult?, errors: [String],
@@ -121,7 +129,9 @@ package struct Report: Encodable, Sendable {
 
         out.append("")
         out.append("filters:")
-        if filters.isEmpty {
+        if let replayed {
+            out.append("  replayed \(replayed.decisions) recorded decision\(replayed.decisions == 1 ? "" : "s"), \(replayed.decisions - replayed.unmet) met their call")
+        } else if filters.isEmpty {
             out.append("  (none ran)")
         } else {
             for type in FilterType.allCases {

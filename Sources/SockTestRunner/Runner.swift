@@ -97,6 +97,9 @@ package enum Runner {
         var report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
                             termination: termination?.description, exitStatus: status)
         report.warnings = warnings(request, host: host, log: log)
+        if let schedule = request.replay {
+            report.replayed = .init(decisions: schedule.decisions.count, unmet: log?.unmet.count ?? 0)
+        }
         if let path = request.record, let log {
             let schedule = Schedule(seed: request.seed, script: request.script, recipes: request.recipes.map(\.description),
                                     workload: request.workload?.description, command: request.command.isEmpty ? nil : request.command,

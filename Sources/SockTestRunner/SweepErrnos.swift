@@ -1,7 +1,7 @@
 import SockTestCore
 
 /// The `auto` errno table of `socktest-lua sweep`: per call type, the errors the kernel can
-/// really return there (docs/sweep.md lists them with why). getsockopt's are socket errors:
+/// really return there (docs/trace-and-sweep.md lists them with why). getsockopt's are socket errors:
 /// the outcome SO_ERROR reports for a non-blocking connect, not a failed getsockopt. The data
 /// path's types (read, write, shutdown) will add theirs here, and verdicts of their own
 /// (short transfers, early EOF) beside the errnos.

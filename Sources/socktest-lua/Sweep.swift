@@ -24,7 +24,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Call types to sweep, comma-separated (default: all).", valueName: "TYPES"))
     var calls: String?
 
-    @Option(help: ArgumentHelp("auto (a table per call type, see docs/sweep.md) or errno names, comma-separated.", valueName: "auto|LIST"))
+    @Option(help: ArgumentHelp("auto (a table per call type, see docs/trace-and-sweep.md) or errno names, comma-separated.", valueName: "auto|LIST"))
     var errnos = "auto"
 
     @Option(help: ArgumentHelp("transient, persistent or both.", valueName: "MODE"))

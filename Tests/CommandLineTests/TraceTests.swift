@@ -131,6 +131,7 @@ final class TraceTests: XCTestCase {
             XCTAssertEqual(try connectVerdicts(trace), faults, "round \(round): the same fault on each connection")
             XCTAssertEqual(replayed.status, recorded.status, "round \(round): \(replayed.stderr)")
             XCTAssertEqual(replayed.json["warnings"] as? [String], [], "every recorded decision met its call")
+            XCTAssertEqual(replayed.json["replayed"] as? [String: Int], ["decisions": refused, "unmet": 0])
         }
     }
 
@@ -154,6 +155,8 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(warnings.count, 2, "\(warnings)")
         XCTAssertTrue(warnings.allSatisfy { $0.hasPrefix("recorded decision met no call: connect inet4 stream") }, "\(warnings)")
         XCTAssertTrue(warnings[0].contains("#6)") && warnings[1].contains("#8)"), "\(warnings)")
+        let text = try Tool.run(["run", "--replay", schedule, "--", client, "\(port)", "4"])
+        XCTAssertTrue(text.stdout.contains("  replayed 4 recorded decisions, 2 met their call"), text.stdout)
     }
 
     func testSeedWithReplayIsAUsageError() throws {
