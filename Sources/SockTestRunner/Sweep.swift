@@ -151,8 +151,7 @@ struct RunReport {
     var unmet = false
 
     init(_ child: ChildRun) {
-        let last = child.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        guard let json = (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any] else { return }
+        guard let json = Self.report(in: child.stdout) else { return }
         exitStatus = (json["exit_status"] as? Int).map(Int32.init)
         commandStatus = json["command_status"] as? String
         if let status = commandStatus, status.hasPrefix("killed by signal "),
@@ -161,6 +160,18 @@ struct RunReport {
         }
         leaks = (json["leaks"] as? [Any])?.count ?? 0
         unmet = ((json["warnings"] as? [String]) ?? []).contains { $0.hasPrefix("recorded decision met no call") }
+    }
+
+    /// The report: the last line of stdout, or its end when the program's own last output
+    /// had no newline (the report then follows it on the same line).
+    static func report(in stdout: String) -> [String: Any]? {
+        let last = Substring(stdout.split(separator: "\n").last ?? "")
+        var start = last.startIndex
+        while let brace = last[start...].firstIndex(of: "{") {
+            if let json = (try? JSONSerialization.jsonObject(with: Data(last[brace...].utf8))) as? [String: Any] { return json }
+            start = last.index(after: brace)
+        }
+        return nil
     }
 
     /// Why a run gave no report: the tool's own error.
@@ -173,7 +184,12 @@ struct RunReport {
     /// The program's last lines of output: stdout without the report, then stderr.
     func programOutput(_ child: ChildRun, lines: Int = 10) -> [String] {
         var out = child.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if exitStatus != nil { while out.last == "" { out.removeLast() }; if !out.isEmpty { out.removeLast() } }
+        if exitStatus != nil {
+            while out.last == "" { out.removeLast() }
+            if let last = out.popLast(), let brace = last.range(of: "{\"")?.lowerBound, brace != last.startIndex {
+                out.append(String(last[..<brace]))      // the program's last words, before the report
+            }
+        }
         let all = (out + child.stderr.split(separator: "\n").map(String.init)).filter { !$0.isEmpty }
         return Array(all.suffix(lines))
     }
