@@ -34,6 +34,8 @@ package enum Sweep {
         guard !request.command.isEmpty else { throw UsageError("sweep needs a COMMAND after --") }
         let scratch = try makeScratch()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let interrupted = removeOnInterrupt(scratch)
+        defer { interrupted.forEach { $0.cancel() } }
         let tool = ChildRun.executable
         let seed = UInt64.random(in: 1...999_999)
 
@@ -123,6 +125,21 @@ package enum Sweep {
             outcome.replay = "socktest-lua run --replay " + Report.shellQuoted(schedule.inline)
         }
         return outcome
+    }
+
+    /// Ctrl-C or a kill: the scratch folder goes, then the sweep exits as the signal would have
+    /// it; each run dies with it (`ChildRun.dieWithParentIfSwept`).
+    private static func removeOnInterrupt(_ scratch: String) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM, SIGHUP].map { signo in
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler {
+                try? FileManager.default.removeItem(atPath: scratch)
+                _exit(128 + signo)
+            }
+            source.resume()
+            return source
+        }
     }
 
     private static func makeScratch() throws(UsageError) -> String {

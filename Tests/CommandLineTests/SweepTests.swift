@@ -124,7 +124,15 @@ final class SweepTests: XCTestCase {
 
     func testAKilledSweepLeavesNoRunBehind() throws {
         let program = try build("acceptor")
+        for signo in [SIGKILL, SIGINT] { try killSweep(program, with: signo) }
+    }
+
+    /// Starts a sweep whose run hangs, kills it with `signo`, and checks that its run and the
+    /// program died with it; after SIGINT, that its scratch folder is gone too.
+    func killSweep(_ program: String, with signo: Int32) throws {
+        let tmp = try folder()
         let sweep = Process()
+        sweep.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { $1 }
         sweep.executableURL = URL(fileURLWithPath: Tool.executable)
         sweep.arguments = ["sweep", "--calls", "accept", "--errnos", "ENOBUFS", "--mode", "transient", "--timeout", "60",
                            "--", program, "buggy"]
@@ -141,14 +149,19 @@ final class SweepTests: XCTestCase {
         }
         XCTAssertTrue(hung, "the hanging run started")
         usleep(500_000)
-        kill(sweep.processIdentifier, SIGKILL)
+        kill(sweep.processIdentifier, signo)
         sweep.waitUntilExit()
         var left = processes(running: program)
         for _ in 0..<50 where !left.isEmpty {
             usleep(100_000)
             left = processes(running: program)
         }
-        XCTAssertEqual(left, [], "the run and its program died with the sweep")
+        XCTAssertEqual(left, [], "the run and its program died with the sweep (\(signo))")
+        if signo == SIGINT {
+            XCTAssertEqual(sweep.terminationStatus, 128 + SIGINT)
+            let kept = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("socktest-sweep-") }
+            XCTAssertEqual(kept, [], "Ctrl-C removes the sweep's scratch folder")
+        }
     }
 
     func testUsageErrors() throws {
