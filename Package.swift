@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "CLua",
                 "SockTestLua",
+                "SockTestRunner",     // the trace's tap (CallLog), for the trace-on case
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

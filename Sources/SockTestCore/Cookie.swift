@@ -27,7 +27,7 @@ public struct Cookie: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (a: Cookie, b: Cookie) -> Bool { a.rawValue < b.rawValue }
 
-    static func familyName(_ family: Int32) -> String {
+    package static func familyName(_ family: Int32) -> String {
         switch family {
         case AF_INET: "inet4"
         case AF_INET6: "inet6"
@@ -36,7 +36,7 @@ public struct Cookie: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
-    static func typeName(_ type: Int32) -> String {
+    package static func typeName(_ type: Int32) -> String {
         let base: String
         switch type & 0xff {
         case Int32(SOCK_STREAM.rawValue): base = "stream"

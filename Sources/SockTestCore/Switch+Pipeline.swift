@@ -40,6 +40,7 @@ extension Switch {
         }
         var after: AfterFilter?
         if hasFilter(call.type), !FilterScope.isActive, let box = filters.withLock({ $0[call.type.rawValue] }) {
+            if let tap { return try admitTapped(&call, box, serial: serial, tap: tap) }
             after = try FilterScope.run { () throws(Errno) in try box.filter(call) }
         }
         return Admitted(serial: serial, after: after)
@@ -55,13 +56,16 @@ extension Switch {
         call.status.err = outcome.error
         let serial = admitted.serial
         if let after = admitted.after {
+            admitted.mark?.takeUnretainedValue().willRunAfterFilter(call.status)
             do {
                 try FilterScope.run { () throws(Errno) in try after(&call) }
             } catch {
                 if case .success(let fd) = outcome, call.type.createsDescriptor { _ = try? Sys.close(fd) }
                 book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: false) }
+                if let mark = admitted.mark { reportTapped(call, mark.takeRetainedValue(), afterFailed: error, result: .failure(error)) }
                 throw error
             }
+            admitted.mark?.takeUnretainedValue().ranAfterFilter()
             outcome = Switch.rewrite(outcome, as: &call)
         }
 
@@ -76,6 +80,7 @@ extension Switch {
         }
 
         book.withLock { $0.record(&call, outcome, real: real, serial: serial, counted: true) }
+        if let mark = admitted.mark { reportTapped(call, mark.takeRetainedValue(), result: outcome) }
         return try outcome.get()
     }
 
@@ -105,6 +110,9 @@ package struct Admitted: Sendable {
     let serial: UInt64
     /// nil when no after-filter needs the call's outcome.
     package let after: AfterFilter?
+    /// A tapped call's verdict so far, reported (and released) by `complete` or
+    /// `continued(_:_:)`; nil without a tap. Unmanaged: an untapped call pays no release for it.
+    var mark: Unmanaged<TapMark>? = nil
 }
 
 extension Book {

@@ -42,6 +42,14 @@ extension Switch {
         book.withLock { book in _ = book.table[key]?.attempts.insert(call.type.attempt) }
     }
 
+    /// The same, for a call whose before-filter returned an after-filter that the supervisor
+    /// lets go unrun (the kernel makes the call anyway): a trace reports it as continued. The
+    /// supervisor calls this, not `continued(_:)`, wherever it has the call's `Admitted`.
+    package func continued(_ call: Call, _ admitted: Admitted) {
+        continued(call)
+        if let mark = admitted.mark { reportTapped(call, mark.takeRetainedValue(), result: nil) }
+    }
+
     /// The socket `key` names, as the table last knew it; nil when it tracks none there.
     package func identity(of key: SocketKey) -> UInt64? {
         book.withLock { $0.table[key]?.identity }

@@ -17,7 +17,13 @@ public final class Switch: Sendable {
     /// What a supervisor knows of its programs' sockets beyond the table (nil: no program).
     let programs = Locked<(any ProgramSockets)?>(nil)
 
-    public init() {}
+    /// Watches the filtered calls (trace, record, replay); nil for none, which costs the
+    /// filter path one nil check.
+    let tap: (any CallTap)?
+
+    public init() { tap = nil }
+
+    package init(tap: (any CallTap)?) { self.tap = tap }
 
     /// Deploys `filter` for calls of `type`; nil removes the filter. Calls already past their
     /// before-filter are not affected.
@@ -64,6 +70,11 @@ public final class Switch: Sendable {
     /// The local address of the socket a call is on (nil for socket(), or when it has none).
     public func localAddress(of call: Call) -> SocketAddress? {
         guard let key = call.key else { return nil }
+        return localAddress(of: key)
+    }
+
+    /// The local address of the socket `key` names (nil when it has none).
+    package func localAddress(of key: SocketKey) -> SocketAddress? {
         if key.space == 0 { return (try? Sys.getsockname(key.fd)) ?? nil }
         return programs.withLock { $0 }?.localAddress(of: key)
     }

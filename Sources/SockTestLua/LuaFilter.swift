@@ -89,6 +89,7 @@ struct LuaFilter: Sendable {
             throw err
         case .delay(let seconds, let err):
             count { $0.delayed += 1 }
+            FilterNote.delayed(seconds)     // for a trace or a recorded schedule
             Waiting.willWait()
             pause(seconds)
             if let err {
@@ -97,6 +98,7 @@ struct LuaFilter: Sendable {
             }
         case .scriptError(let message):
             count { $0.errors += 1 }
+            FilterNote.scriptError()
             runtime.record(scriptError: message)
             throw .canceled
         }

@@ -221,6 +221,9 @@ enum Prelude {
       local st = require("socktest")
       local recipe = {}
 
+      local names = setmetatable({}, {__mode = "k"})   -- checked options -> recipe name
+      local family_names = {[st.AF_INET] = "inet4", [st.AF_INET6] = "inet6", [st.AF_UNIX] = "unix"}
+
       -- Each kind converts a value (an option from the command line arrives as a string,
       -- number or boolean) or returns nil, "what was expected".
       local kinds = {}
@@ -340,8 +343,13 @@ enum Prelude {
           error(("recipe '%s': give at most one of nth, every, chance"):format(name), 3)
         end
         for k, v in pairs(defaults or {}) do if out[k] == nil then out[k] = v end end
+        names[out] = name
         return out
       end
+
+      -- Each recipe's targeting options (addr, port, family) and whether any call matched
+      -- them: the run's report warns about those that matched none (LuaHost.unmatchedTargets).
+      recipe.targets = {}
 
       local function port_of(addr) return addr and tonumber(addr:match(":(%d+)$")) end
 
@@ -349,6 +357,12 @@ enum Prelude {
       --- port? connect and bind match their address; accept, listen and others the socket's own.
       function recipe.target(opts)
         local of_kind = recipe.kind(opts)
+        local entry
+        if opts.addr or opts.port or (opts.family and opts.family ~= "any" and opts.family ~= "inet") then
+          entry = {recipe = names[opts] or "recipe", addr = opts.addr, port = opts.port,
+                   family = opts.family and (family_names[opts.family] or opts.family), matched = false}
+          recipe.targets[#recipe.targets + 1] = entry
+        end
         return function(so)
           if not of_kind(so) then return false end
           if opts.addr or opts.port then
@@ -357,6 +371,7 @@ enum Prelude {
             if opts.addr and addr ~= opts.addr then return false end
             if opts.port and port_of(addr) ~= opts.port then return false end
           end
+          if entry then entry.matched = true end
           return true
         end
       end

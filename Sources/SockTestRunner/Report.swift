@@ -55,12 +55,25 @@ package struct Report: Encodable, Sendable {
     package var filters: [String: FilterEntry]
     package var scriptErrors: [String]
     package var exitStatus: Int32
+    /// What did not happen that the script meant to happen (see `Runner.warnings`).
+    package var warnings: [String] = []
+    /// With --record: the command that replays the run.
+    package var replay: String?
+    /// With --replay: how many decisions the schedule held, and how many met no call. The
+    /// filters do not run then, so the report's filter counts stay empty.
+    package var replayed: Replayed?
+
+    package struct Replayed: Encodable, Sendable {
+        package var decisions: Int
+        package var unmet: Int
+    }
 
     enum CodingKeys: String, CodingKey {
         case script, recipes, seed, command, workload, stats, leaks, filters
         case commandStatus = "command_status"
         case scriptErrors = "script_errors"
         case exitStatus = "exit_status"
+        case warnings, replay, replayed
     }
 
     init(request: RunRequest, sw: Switch, host: LuaHost?, workload: WorkloadResult?, errors: [String],
@@ -116,7 +129,9 @@ package struct Report: Encodable, Sendable {
 
         out.append("")
         out.append("filters:")
-        if filters.isEmpty {
+        if let replayed {
+            out.append("  replayed \(replayed.decisions) recorded decision\(replayed.decisions == 1 ? "" : "s"), \(replayed.decisions - replayed.unmet) met their call")
+        } else if filters.isEmpty {
             out.append("  (none ran)")
         } else {
             for type in FilterType.allCases {
@@ -140,6 +155,15 @@ package struct Report: Encodable, Sendable {
             out.append("")
             out.append("script errors: \(scriptErrors.count) (details on stderr)")
         }
+        if !warnings.isEmpty {
+            out.append("")
+            out.append("warnings:")
+            out.append(contentsOf: warnings.map { "  \($0)" })
+        }
+        if let replay {
+            out.append("")
+            out.append("replay: \(replay)")
+        }
         return out.joined(separator: "\n")
     }
 
@@ -152,5 +176,11 @@ package struct Report: Encodable, Sendable {
         let l = w.latencyMs
         out.append(String(format: "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", l.p50, l.p90, l.p99, l.max))
         return out
+    }
+
+    /// A word as a shell reads it back: quoted only when it must be.
+    package static func shellQuoted(_ word: String) -> String {
+        let plain = word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:,@+%".unicodeScalars.contains($0) }
+        return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -14,6 +14,16 @@ package struct RunRequest: Sendable {
     /// are not UTF-8); nil to use `command`.
     package var commandBytes: [[CChar]]?
     package var limits = LuaHost.Limits()
+    /// --trace: nil for none, "-" for stderr, else a file; JSON Lines with `traceJSON`.
+    package var trace: String?
+    package var traceJSON = false
+    /// --record FILE: the schedule is written there.
+    package var record: String?
+    /// --replay FILE, read: its decisions replace the filters'.
+    package var replay: Schedule?
+    /// Filter types given a filter that lets every call pass, so that their calls are seen
+    /// (traced, recorded, trapped in a program) even where the script sets none.
+    package var observe: [FilterType] = []
 
     package init(script: String?) { self.script = script }
 }
@@ -41,7 +51,9 @@ package enum Runner {
         let workload = try request.workload.map { spec throws(UsageError) in try Workloads.make(spec) }
         try validate(request, library: library)
 
-        let sw = Switch()
+        let log = try callLog(for: request)
+        let sw = log.map { Switch(tap: $0) } ?? Switch()
+        log?.attach(sw)
         var errors: [String] = []
         var host: LuaHost?
         var result: WorkloadResult?
@@ -51,6 +63,10 @@ package enum Runner {
             if let script = request.script { paths.insert((script as NSString).deletingLastPathComponent.nonEmpty ?? ".", at: 0) }
             let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths)
             host = lua
+            var observed = Set(request.observe)
+            for name in request.replay?.observe ?? [] { observed.formUnion((try? FilterType.list(name, option: "observe")) ?? []) }
+            for decision in request.replay?.decisions ?? [] { FilterType(name: decision.site.call).map { _ = observed.insert($0) } }
+            for type in observed.sorted(by: { $0.rawValue < $1.rawValue }) { sw.set(type) { _ in nil } }
             for recipe in request.recipes {
                 do {
                     try lua.call(module: "recipes." + recipe.name, options: recipe.luaOptions)
@@ -81,10 +97,50 @@ package enum Runner {
         errors += folded(host?.scriptErrors ?? [])
         // With a command, its own status: CI sees whether the program survived the faults.
         let status = termination?.exitStatus ?? (errors.isEmpty ? 0 : 1)
-        let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
+        var report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
                             termination: termination?.description, exitStatus: status)
+        report.warnings = warnings(request, host: host, log: log)
+        if let schedule = request.replay {
+            report.replayed = .init(decisions: schedule.decisions.count, unmet: log?.unmet.count ?? 0)
+        }
+        if let path = request.record, let log {
+            let schedule = Schedule(seed: request.seed, script: request.script, recipes: request.recipes.map(\.description),
+                                    workload: request.workload?.description, command: request.command.isEmpty ? nil : request.command,
+                                    observe: request.observe.isEmpty ? nil : request.observe.map(\.name), decisions: log.decisions)
+            do {
+                try schedule.write(to: path)
+                report.replay = "socktest-lua run --replay \(Report.shellQuoted(path))"
+            } catch {
+                report.scriptErrors.append("--record \(path): cannot write (\(error.localizedDescription))")
+            }
+        }
         host?.close()
         return RunOutcome(report: report, errors: errors, termination: termination)
+    }
+
+    private static func callLog(for request: RunRequest) throws(UsageError) -> CallLog? {
+        guard request.trace != nil || request.record != nil || request.replay != nil else { return nil }
+        return try CallLog(.init(trace: request.trace, json: request.traceJSON, record: request.record != nil,
+                                 replay: request.replay))
+    }
+
+    /// What did not happen: filters that injected nothing, recipe options no call matched,
+    /// recorded decisions no call met.
+    static func warnings(_ request: RunRequest, host: LuaHost?, log: CallLog?) -> [String] {
+        var warnings: [String] = []
+        if request.replay != nil {
+            for unmet in log?.unmet ?? [] { warnings.append("recorded decision met no call: \(unmet.site): \(unmet.verdict)") }
+        } else if let host {
+            let counts = host.filterCounts
+            for type in FilterType.allCases where host.filterTypesSet.contains(type) {
+                let c = counts[type] ?? FilterCounts()
+                if c.failed + c.delayed + c.rewritten + c.errors == 0 {
+                    warnings.append("filter for '\(type.name)' injected nothing (saw \(c.seen) call\(c.seen == 1 ? "" : "s"))")
+                }
+            }
+        }
+        for target in host?.unmatchedTargets ?? [] { warnings.append("recipe \(target) matched no call") }
+        return warnings
     }
 
     /// The same error raised by many calls is reported once, with how often it happened.
@@ -108,7 +164,7 @@ package enum Runner {
         for recipe in request.recipes where library.recipe(named: recipe.name) == nil {
             throw UsageError(library.unknown(recipe.name))
         }
-        if request.script == nil && request.recipes.isEmpty {
+        if request.script == nil && request.recipes.isEmpty && request.replay == nil && request.observe.isEmpty {
             throw UsageError("nothing to run: give a SCRIPT.lua or --recipe NAME")
         }
     }

@@ -140,6 +140,7 @@ struct Notification: ~Copyable {
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("socket()") else {
+            if let admitted { sw.continued(call, admitted) }
             supervisor.processes.creating(creation, in: space)
             return proceed()
         }
@@ -174,7 +175,7 @@ struct Notification: ~Copyable {
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("\(type)() to \(address)") else {
-            sw.continued(call)
+            if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
         }
         let outcome = Result { () throws(Errno) -> Int32 in
@@ -198,7 +199,7 @@ struct Notification: ~Copyable {
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("listen()") else {
-            sw.continued(call)
+            if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
         }
         let outcome = Result { () throws(Errno) -> Int32 in
@@ -216,6 +217,7 @@ struct Notification: ~Copyable {
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil else {
+            if let admitted { sw.continued(call, admitted) }
             supervisor.processes.creating(creation, in: space)
             return proceed()
         }
@@ -260,7 +262,10 @@ struct Notification: ~Copyable {
         var call = sw.programCall(.getsockopt, space: space, fd: key.fd, level: level, option: option)
         let admitted: Admitted?
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
-        guard let admitted, admitted.after != nil, c.mayActOnBehalf("getsockopt()") else { return proceed() }
+        guard let admitted, admitted.after != nil, c.mayActOnBehalf("getsockopt()") else {
+            if let admitted { sw.continued(call, admitted) }
+            return proceed()
+        }
         let outcome = Result { () throws(Errno) -> Int32 in
             let value = try c.withCopy { copy throws(Errno) in try Sys.getsockoptInt(copy, level, option) }
             call.observe(optionValue: value)
@@ -292,6 +297,7 @@ struct Notification: ~Copyable {
         do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
         books.settle(key)
         guard let admitted, admitted.after != nil else {
+            if let admitted { sw.continued(call, admitted) }
             sw.forget(key)
             return proceed()
         }

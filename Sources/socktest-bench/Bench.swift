@@ -37,18 +37,21 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds of load per real-server run.") var serverSeconds = 2.0
     @Option(help: "Repetitions per real-server case.") var serverRepetitions = 5
     @Flag(help: "Print the results as JSON.") var json = false
+    @Option(help: ArgumentHelp("Only W0's raw calls and this W0 case (say \"switch, Lua filter\"): instruction counts under callgrind, from the difference between two --w1 values.",
+                               valueName: "CASE"))
+    var onlyW0: String?
 
     func run() throws {
-        var results = InProcess.pipelineOverhead(iterations: w1 * 10, repetitions: repetitions)
-        for workload in [Workload.w1, .w2] {
+        var results = InProcess.pipelineOverhead(iterations: w1 * 10, repetitions: repetitions, only: onlyW0)
+        for workload in [Workload.w1, .w2] where onlyW0 == nil {
             results += try InProcess.measure(workload, iterations: workload == .w1 ? w1 : w2, repetitions: repetitions)
             if external {
                 results += try External.measure(workload, iterations: workload == .w1 ? externalW1 : externalW2,
                                                 repetitions: repetitions)
             }
         }
-        if servers { results += try Servers.measure(seconds: serverSeconds, repetitions: serverRepetitions) }
-        let mem = memory ? try Memory.measure(sockets: 10_000) : nil
+        if servers && onlyW0 == nil { results += try Servers.measure(seconds: serverSeconds, repetitions: serverRepetitions) }
+        let mem = memory && onlyW0 == nil ? try Memory.measure(sockets: 10_000) : nil
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

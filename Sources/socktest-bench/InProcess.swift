@@ -1,6 +1,7 @@
 import Foundation
 import SockTestCore
 import SockTestLua
+import SockTestRunner
 
 /// The in-process cases: raw calls, the switch without filters, with a no-op Swift filter, with a
 /// Lua filter on every call type (and the two floors under it, `LuaFloor`), with an after-filter
@@ -87,6 +88,11 @@ enum InProcess {
             """, name: "noop-after-filters.lua")
         let swiftFilter = Switch()
         for type in FilterType.allCases { swiftFilter.set(type) { _ throws(Errno) in nil } }
+        let traced = try tracedSwitch(to: "/dev/null")
+        let tracedHost = try LuaHost(switch: traced)
+        try tracedHost.load(string: """
+            for _, kind in ipairs(socktest.filter_types) do socktest.set(kind, function(so) end) end
+            """, name: "noop-filters.lua")
         let floor = LuaFloor()
         let cases: [(String, Calls, Int)] = [
             ("raw", raw, 1), ("switch, no filter", switched(plain), 1),
@@ -95,10 +101,11 @@ enum InProcess {
             ("floor: switch + a guarded, budgeted Lua call per call", switched(floor.guarded()), 1),
             ("switch, Lua filter on every call", switched(filtered), 1),
             ("switch, Lua after-filter on every call", switched(after), 1),
+            ("switch, Lua filter on every call, --trace to /dev/null", switched(traced), 1),
             ("raw, 2 threads", raw, 2), ("switch, Lua filter, 2 threads", switched(filtered), 2),
         ]
         _ = time(workload, raw, iterations: iterations / 10)   // warm up
-        defer { withExtendedLifetime((filterHost, afterHost, floor)) {} }
+        defer { withExtendedLifetime((filterHost, afterHost, floor, tracedHost)) {} }
         let rawTwoThreads = cases.firstIndex { $0.0 == "raw, 2 threads" }!
         return interleaved(workload, cases.map(\.0), baseline: { cases[$0].2 == 2 ? rawTwoThreads : 0 },
                            repetitions: repetitions) { i in
@@ -108,18 +115,25 @@ enum InProcess {
 
     /// W0: the cost of the pipeline itself, on a call that fails in the kernel at once
     /// (counted as openfailed, so bookkeeping runs too).
-    static func pipelineOverhead(iterations: Int, repetitions: Int) -> [CaseResult] {
+    static func pipelineOverhead(iterations: Int, repetitions: Int, only: String? = nil) -> [CaseResult] {
         let sw = Switch()
         let filtered = Switch()
         let host = try! LuaHost(switch: filtered)
         try! host.load(string: #"socktest.set("socket", function(so) end)"#)
+        // The same filter on a switch whose filtered calls are traced (the feature on, lines to
+        // /dev/null); "switch, Lua filter" is the feature off: its cost is the nil check.
+        let traced = try! tracedSwitch(to: "/dev/null")
+        let tracedHost = try! LuaHost(switch: traced)
+        try! tracedHost.load(string: #"socktest.set("socket", function(so) end)"#)
         let family: Int32 = 4000
-        let cases: [(String, () -> Void)] = [
+        var cases: [(String, () -> Void)] = [
             ("raw", { _ = Glibc.socket(family, stream, 0) }),
             ("switch, no filter", { _ = try? sw.socket(family: family, type: stream) }),
             ("switch, Lua filter", { _ = try? filtered.socket(family: family, type: stream) }),
+            ("switch, Lua filter, --trace to /dev/null", { _ = try? traced.socket(family: family, type: stream) }),
         ]
-        defer { withExtendedLifetime(host) {} }
+        if let only { cases = cases.filter { $0.0 == "raw" || $0.0 == only } }
+        defer { withExtendedLifetime((host, tracedHost)) {} }
         return interleaved(.w0, cases.map(\.0), baseline: { _ in 0 }, repetitions: repetitions) { i in
             let start = monotonicNs()
             for _ in 0..<iterations { cases[i].1() }

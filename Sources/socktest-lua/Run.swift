@@ -39,21 +39,60 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("A built-in workload: echo or dial, with options.", valueName: "NAME[:k=v,...]"))
     var workload: String?
 
+    @Flag(help: ArgumentHelp("Write a line per filtered call as it happens, to stderr or (--trace=FILE) to FILE; JSON Lines with --json.",
+                             valueName: "trace[=FILE]"))
+    var trace = false
+
+    /// --trace=FILE arrives here (SocktestLua.main rewrites it: an option's value cannot be optional).
+    @Option(name: .customLong("trace-to"), help: .hidden)
+    var traceFile: String?
+
+    @Option(help: ArgumentHelp("Write the run's fault schedule to FILE (JSON), for --replay.", valueName: "FILE"))
+    var record: String?
+
+    @Option(help: ArgumentHelp("Apply the decisions recorded in FILE instead of the filters' own (script, recipes and command default to the recorded ones).",
+                               valueName: "FILE"))
+    var replay: String?
+
+    @Option(help: ArgumentHelp("Give these filter types a filter that lets every call pass, so their calls are traced and recorded too (comma-separated, or all).",
+                               valueName: "TYPES"))
+    var observe: String?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp(
         "A program to run under the script's filters (after --).", valueName: "COMMAND"))
     var command: [String] = []
 
     func run() throws {
+        ChildRun.dieWithParentIfSwept()
         var request = RunRequest(script: script)
         request.recipes = try recipes.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
         request.workload = try workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
         request.seed = seed ?? UInt64.random(in: 1...999_999)
         request.command = command
         request.commandBytes = Self.bytesAfterTerminator(count: command.count)
+        request.trace = traceFile ?? (trace ? "-" : nil)
+        request.traceJSON = json
+        request.record = record
+        request.observe = try observe.map { text throws(UsageError) in try RunRequest.filterTypes(text, option: "--observe") } ?? []
+        if let replay {
+            guard seed == nil else { throw UsageError("--seed and --replay: a replay takes its seed from \(replay)") }
+            let schedule = try Schedule.load(replay)
+            request.replay = schedule
+            request.seed = schedule.seed
+            // What was recorded, unless the command line says otherwise.
+            if script == nil && recipes.isEmpty {
+                request.script = schedule.script
+                request.recipes = try schedule.recipes.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
+            }
+            if workload == nil && command.isEmpty {
+                request.workload = try schedule.workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
+                request.command = schedule.command ?? []
+            }
+        }
         let outcome = try Runner.run(request, library: RecipeLibrary.locate())
         for error in outcome.errors { printError(error) }
         if outcome.commandWasKilled, let status = outcome.report.commandStatus {
-            printError("socktest-lua: \(command[0]) was \(status)")
+            printError("socktest-lua: \(outcome.report.command?.first ?? "the command") was \(status)")
         }
         if !command.isEmpty { OwnLine.begin() }   // after the program's output, on a line of its own
         print(json ? outcome.report.json : outcome.report.text)

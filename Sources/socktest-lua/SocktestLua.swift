@@ -23,13 +23,13 @@ struct SocktestLua: ParsableCommand {
             script failed (error or assert), 2 for usage errors; with a COMMAND, the
             command's own status.
             """,
-        subcommands: [Run.self, Check.self, Recipes.self]
+        subcommands: [Run.self, SweepCommand.self, Check.self, Recipes.self]
     )
 
     /// Parses, runs, and exits with the project's statuses: usage errors exit 2, not 64.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(rewritingOptionalValues(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as UsageError {
             fail(error.message)
@@ -45,6 +45,22 @@ struct SocktestLua: ParsableCommand {
             FileHandle.standardError.write(Data((message + "\n").utf8))
             Foundation.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
         }
+    }
+
+    /// `--trace=FILE` becomes `--trace-to FILE` (before `--` only): swift-argument-parser has
+    /// no option whose value may be left out.
+    static func rewritingOptionalValues(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            if argument == "--" { out.append(argument); out.append(contentsOf: rest); break }
+            if argument.hasPrefix("--trace=") {
+                out += ["--trace-to", String(argument.dropFirst("--trace=".count))]
+            } else {
+                out.append(argument)
+            }
+        }
+        return out
     }
 
     static func fail(_ message: String) -> Never {

@@ -22,10 +22,15 @@ final class BenchTests: XCTestCase {
                          "floor: raw + a bare Lua call per call",
                          "floor: switch + a guarded, budgeted Lua call per call", "switch, Lua filter on every call",
                          "switch, Lua after-filter on every call", "raw, 2 threads", "switch, Lua filter, 2 threads",
+                         "switch, Lua filter on every call, --trace to /dev/null",
                          "program, native", "program, socktest-lua run (no-op connect filter)",
                          "program, floor: trap + continue", "program, floor: trap + calls made on its behalf"] {
                 XCTAssertTrue(names.contains("\(workload) \(name)"), "missing \(workload) \(name)")
             }
+        }
+        // The filter path with the trace off (a nil check) beside the same with it on.
+        for name in ["W0 switch, Lua filter", "W0 switch, Lua filter, --trace to /dev/null"] {
+            XCTAssertTrue(names.contains(name), "missing \(name)")
         }
         for c in cases {
             XCTAssertGreaterThan(c["nsPerIteration"] as? Double ?? 0, 0)

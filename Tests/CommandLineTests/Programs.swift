@@ -73,4 +73,9 @@ extension XCTestCase {
         Glibc.close(fd)
         return port
     }
+
+    /// Builds Tests/programs/NAME.c (once per test process).
+    func build(_ name: String, static isStatic: Bool = false) throws -> String {
+        try Programs.c(name, static: isStatic)
+    }
 }

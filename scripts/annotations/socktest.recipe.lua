@@ -24,7 +24,17 @@
 ---@class socktest.recipe
 ---The common options and their kinds.
 ---@field common table<string, socktest.recipe.Kind>
+---Each `target`'s addr/port/family options and whether a call matched them (the run's
+---report warns about those that matched none).
+---@field targets socktest.recipe.Target[]
 local recipe = {}
+
+---@class socktest.recipe.Target
+---@field recipe string the recipe's name
+---@field addr? string
+---@field port? integer
+---@field family? "inet4"|"inet6"|"unix"
+---@field matched boolean
 
 ---Checks opts against schema (option → kind) plus the common options and fills in defaults;
 ---an error names the recipe and the option.

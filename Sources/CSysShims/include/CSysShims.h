@@ -10,6 +10,10 @@ const char *st_errno_name(int err);
 /// The message of an errno ("Connection refused"), thread-safe (GNU strerror_r).
 const char *st_errno_message(int err, char *buf, unsigned long size);
 
+/// Asks the kernel to SIGKILL the calling process when the thread that started it exits;
+/// -1 when that cannot be set, or `parent` is gone already (prctl is variadic: Swift cannot call it).
+int st_die_with_parent(int parent);
+
 /// accept4(2), which glibc declares only under _GNU_SOURCE.
 int st_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
@@ -35,5 +39,17 @@ static inline void st_set_wait_observer(void (*observer)(void *), void *context)
     st_wait_observer = observer;
     st_wait_observer_context = context;
 }
+
+/// What a filter did that its return value does not show (FilterNote): the delay it waited
+/// (-1 for none) and flags (1: a script error). Written only on those rare paths; read and
+/// reset by the switch only while a tap watches its calls.
+extern __thread double st_note_delay __attribute__((tls_model("initial-exec")));
+extern __thread int st_note_flags __attribute__((tls_model("initial-exec")));
+
+static inline void st_note_set_delay(double seconds) { st_note_delay = seconds; }
+static inline double st_note_get_delay(void) { return st_note_delay; }
+static inline void st_note_set_flags(int flags) { st_note_flags |= flags; }
+static inline int st_note_get_flags(void) { return st_note_flags; }
+static inline void st_note_reset(void) { st_note_delay = -1; st_note_flags = 0; }
 
 #endif
