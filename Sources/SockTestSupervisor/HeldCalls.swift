@@ -36,6 +36,10 @@ final class HeldCalls: @unchecked Sendable {
         let key: Key
         fileprivate var outcome: Outcome?
         fileprivate var decided = 0.0
+        /// Whether its filter ran (set on the thread answering it, before any outcome).
+        var filtered = false
+        /// Answered, or gone before its filter ran: nothing to resume.
+        fileprivate var closed = false
         init(_ key: Key) { self.key = key }
     }
 
@@ -75,7 +79,11 @@ final class HeldCalls: @unchecked Sendable {
 
     /// The held call was answered: nothing to keep.
     func answered(_ entry: Entry) {
-        locked { if entries[entry.key] === entry { entries[entry.key] = nil } }
+        locked {
+            if entries[entry.key] === entry { entries[entry.key] = nil }
+            entry.closed = true
+            pthread_cond_broadcast(cond)
+        }
     }
 
     /// The held call's notification was gone when it was answered: `outcome` waits for its restart.
@@ -105,6 +113,7 @@ final class HeldCalls: @unchecked Sendable {
         if locked({ entry.outcome == nil }) { willWait() }
         return locked { () -> Resumption in
             while entry.outcome == nil {
+                if entry.closed { return .none }
                 var deadline = timespec()
                 clock_gettime(CLOCK_REALTIME, &deadline)
                 deadline.tv_nsec += 100_000_000

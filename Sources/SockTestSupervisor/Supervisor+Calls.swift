@@ -104,7 +104,8 @@ struct Notification: ~Copyable {
     /// for the call's restart (`HeldCalls`).
     private func delivered(_ sent: Int32, _ outcome: HeldCalls.Outcome) {
         guard let entry = c.lead.heldEntry else { return }
-        if sent != 0 && errno == ENOENT {
+        // Gone before its filter ran: its restart is a call of its own.
+        if sent != 0 && errno == ENOENT && entry.filtered {
             supervisor.heldCalls.abandoned(entry, outcome)
         } else {
             supervisor.heldCalls.answered(entry)
@@ -138,7 +139,7 @@ struct Notification: ~Copyable {
         let creation = ProcessTable.Creation(kind: .socket, cookie: cookie)
         var call = sw.programCall(.socket, space: space, fd: nil, cookie: cookie)
         let admitted: Admitted?
-        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("socket()") else {
             if let admitted { sw.continued(call, admitted) }
             supervisor.processes.creating(creation, in: space)
@@ -173,7 +174,7 @@ struct Notification: ~Copyable {
         }
         var call = sw.programCall(type, space: space, fd: key.fd, address: address)
         let admitted: Admitted?
-        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("\(type)() to \(address)") else {
             if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
@@ -197,7 +198,7 @@ struct Notification: ~Copyable {
         }
         var call = sw.programCall(.listen, space: space, fd: key.fd, backlog: backlog)
         let admitted: Admitted?
-        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("listen()") else {
             if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
@@ -215,7 +216,7 @@ struct Notification: ~Copyable {
         let creation = ProcessTable.Creation(kind: .accept(listener: listenerIdentity, fd: key.fd), cookie: cookie)
         var call = sw.programCall(.accept, space: space, fd: key.fd, flags: flags)
         let admitted: Admitted?
-        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil else {
             if let admitted { sw.continued(call, admitted) }
             supervisor.processes.creating(creation, in: space)
@@ -261,7 +262,7 @@ struct Notification: ~Copyable {
         guard sw.hasFilter(.getsockopt), c.readInt32(lengthOut) == 4, let key = books.tracked(space, fd) else { return proceed() }
         var call = sw.programCall(.getsockopt, space: space, fd: key.fd, level: level, option: option)
         let admitted: Admitted?
-        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("getsockopt()") else {
             if let admitted { sw.continued(call, admitted) }
             return proceed()
@@ -294,7 +295,7 @@ struct Notification: ~Copyable {
         guard let key = books.tracked(space, fd) else { return proceed() }
         var call = sw.programCall(.close, space: space, fd: key.fd)
         let admitted: Admitted?
-        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         books.settle(key)
         guard let admitted, admitted.after != nil else {
             if let admitted { sw.continued(call, admitted) }
@@ -357,6 +358,13 @@ struct CallContext {
         let target = st_notif_addfd(listener, n.id, local, cloexec ? 1 : 0, 1)
         guard target >= 0 else { throw Errno(rawValue: errno) }
         return target
+    }
+
+    /// Runs the call's before-filter. From then on, a restart of the call (after a signal)
+    /// resumes it: what the filter decided holds for the restarted call too.
+    func admit(_ call: inout Call) throws(Errno) -> Admitted? {
+        defer { lead.heldEntry?.filtered = true }
+        return try sw.admitProgramCall(&call)
     }
 
     /// Whether the supervisor may make this call for the program: its context is the tool's.

@@ -42,8 +42,13 @@ final class SignalTests: XCTestCase {
             let r = try Tool.run(["run", delays, "--json", "--", program] + arguments)
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stdout.hasPrefix(outcome + "\nhandler ran while held: yes\n"), "\(arguments): \(r.stdout)")
-            let filters = try XCTUnwrap(r.json["filters"] as? [String: [String: Int]])
-            XCTAssertEqual(filters[type]?["seen"], 1, "\(arguments): the filter ran once")
+            let seen = (r.json["filters"] as? [String: [String: Int]])?[type]?["seen"] ?? 0
+            if arguments.last == "plain" {
+                // The signal may come before the filter runs: the call is then gone (EINTR).
+                XCTAssertLessThanOrEqual(seen, 1, "\(arguments): the filter ran at most once")
+            } else {
+                XCTAssertEqual(seen, 1, "\(arguments): the filter ran once")
+            }
         }
     }
 
