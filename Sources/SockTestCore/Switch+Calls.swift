@@ -18,7 +18,11 @@ extension Switch {
     /// SO_ERROR with `getsockoptInt` once it is writable to complete the connect.
     public func connect(_ fd: Int32, to address: SocketAddress) throws(Errno) {
         var call = Call(.connect, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), address: address)
-        _ = try run(&call) { _ throws(Errno) in try Sys.connect(fd, address) }
+        _ = try run(&call) { _ throws(Errno) in
+            let unanswered = Unanswered.take()     // a before-filter's wish: a peer that never answers
+            if unanswered > 0 { return try Unanswered.connect(fd, family: address.family, seconds: unanswered) }
+            return try Sys.connect(fd, address)
+        }
     }
 
     /// Wraps listen(2).

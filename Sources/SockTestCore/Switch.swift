@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 
@@ -67,6 +68,14 @@ public final class Switch: Sendable {
         programs.withLock { $0 = sockets }
     }
 
+    /// Whether the socket a call is on is non-blocking now (its open file's O_NONBLOCK, which
+    /// fcntl and ioctl(FIONBIO) change after socket()); false for socket().
+    public func isNonBlocking(_ call: Call) -> Bool {
+        guard let key = call.key else { return false }
+        if key.space == 0 { return fcntl(key.fd, F_GETFL) & O_NONBLOCK != 0 }
+        return programs.withLock { $0 }?.isNonBlocking(key) ?? false
+    }
+
     /// The local address of the socket a call is on (nil for socket(), or when it has none).
     public func localAddress(of call: Call) -> SocketAddress? {
         guard let key = call.key else { return nil }
@@ -84,6 +93,8 @@ public final class Switch: Sendable {
 package protocol ProgramSockets: AnyObject, Sendable {
     /// getsockname of the program's descriptor `key`.
     func localAddress(of key: SocketKey) -> SocketAddress?
+    /// Whether the program's descriptor `key` is non-blocking now.
+    func isNonBlocking(_ key: SocketKey) -> Bool
     /// Learns the sockets the programs hold that the table does not know yet.
     func refresh()
 }

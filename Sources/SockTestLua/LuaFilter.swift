@@ -57,6 +57,13 @@ struct LuaFilter: Sendable {
             return nil
         case .after:
             return { call throws(Errno) in try self.after(slot, &call) }
+        case .delay(let seconds, .timedOut?) where call.type == .connect && runtime.sw.isNonBlocking(call):
+            // A non-blocking connect does not wait: "wait, then time out" is a peer that never
+            // answers — EINPROGRESS now, ETIMEDOUT later (Unanswered).
+            count { $0.delayed += 1; $0.failed += 1 }
+            FilterNote.delayed(seconds)
+            Unanswered.request(seconds)
+            return nil
         default:
             try settle(verdict)
             return nil

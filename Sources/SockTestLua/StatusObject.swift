@@ -18,6 +18,7 @@ package enum StatusObject {
         case socketErr = "socket_err"
         case addr, backlog, level, opt, flags, pid
         case localAddr = "local_addr"
+        case nonblocking
     }
 
     /// The userdata's memory: which call it reads, and whether that call has run (an
@@ -80,6 +81,7 @@ package enum StatusObject {
             // Asked of the system only when a script reads it (getsockname, on the program's
             // socket through the supervisor for an external program).
             case .localAddr: args.push(args.runtime.sw.localAddress(of: call.pointee))
+            case .nonblocking: args.push(args.runtime.sw.isNonBlocking(call.pointee))
             }
             return 1
         }

@@ -186,6 +186,10 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
 
     // MARK: ProgramSockets
 
+    func isNonBlocking(_ key: SocketKey) -> Bool {
+        copy(key.space, key.fd)?.isNonBlocking ?? false
+    }
+
     func localAddress(of key: SocketKey) -> SocketAddress? {
         copy(key.space, key.fd)?.localAddress
     }

@@ -175,6 +175,12 @@ struct Notification: ~Copyable {
         var call = sw.programCall(type, space: space, fd: key.fd, address: address)
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
+        let unanswered = type == .connect ? Unanswered.take() : 0
+        if let admitted, unanswered > 0 {
+            return answer(Result { () throws(Errno) -> Int32 in
+                try sw.completeProgramCall(&call, c.unanswered(address, unanswered), admitted)
+            })
+        }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("\(type)() to \(address)") else {
             if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
@@ -373,6 +379,20 @@ struct CallContext {
         guard let difference = ProgramContext.difference(space) else { return true }
         supervisor.problem("\(what) in pid \(space): its after-filter did not run — the call needs the program's own \(difference), so the kernel made it (after-filters are run only where the tool can make the call as the program would)")
         return false
+    }
+
+    /// A connect no peer answers (`Unanswered`), made on the program's socket: it is in the
+    /// tool's network namespace (where the black hole is) when the program is; elsewhere the
+    /// call waits here and times out.
+    func unanswered(_ address: SocketAddress, _ seconds: Double) -> Result<Int32, Errno> {
+        guard ProcFile.link("/proc/\(space)/ns/net") == ProcFile.link("/proc/self/ns/net") else {
+            Waiting.willWait()
+            Waiting.sleep(seconds)
+            return .failure(.timedOut)
+        }
+        return Result { () throws(Errno) -> Int32 in
+            try withCopy { copy throws(Errno) in try Unanswered.connect(copy, family: address.family, seconds: seconds) }
+        }
     }
 
     /// A blocking connect usually ends at once (loopback: microseconds), so it is tried on this

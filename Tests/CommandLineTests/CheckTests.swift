@@ -24,10 +24,10 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stderr.split(separator: "\n").map(String.init), [
             "\(script):2: unknown filter type 'conect' in st.set (expected one of: socket, bind, connect, listen, accept, getsockopt, close)",
-            "\(script):3: unknown status field 'famly' (so has: addr, backlog, cookie, err, family, fd, flags, level, local_addr, op, opt, pid, protocol, socket_err, type)",
+            "\(script):3: unknown status field 'famly' (so has: addr, backlog, cookie, err, family, fd, flags, level, local_addr, nonblocking, op, opt, pid, protocol, socket_err, type)",
             "\(script):3: unknown errno name 'ECONREFUSED' returned by a filter",
             "\(script):5: unknown errno name 'ETIMEDOUTT' assigned to after.err",
-            "\(script):8: unknown status field 'adr' (s has: addr, backlog, cookie, err, family, fd, flags, level, local_addr, op, opt, pid, protocol, socket_err, type)",
+            "\(script):8: unknown status field 'adr' (s has: addr, backlog, cookie, err, family, fd, flags, level, local_addr, nonblocking, op, opt, pid, protocol, socket_err, type)",
             "\(script):8: unknown errno name 'EBOGUS' given to st.delay",
         ])
         XCTAssertEqual(result.stdout, "")

@@ -178,10 +178,10 @@ final class FaithfulTests: XCTestCase {
 enum Loopback {
     /// A listener on 127.0.0.1 nobody accepts from (the backlog holds the connections); closed at
     /// the end of the test.
-    static func listener(_ test: XCTestCase) throws -> (fd: Int32, port: Int) {
+    static func listener(_ test: XCTestCase, backlog: Int32 = 256) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         let port = try bindLoopback(fd)
-        XCTAssertEqual(listen(fd, 256), 0)
+        XCTAssertEqual(listen(fd, backlog), 0)
         test.addTeardownBlock { Glibc.close(fd) }
         return (fd, port)
     }

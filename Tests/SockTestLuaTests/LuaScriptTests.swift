@@ -8,7 +8,7 @@ import XCTest
 final class LuaScriptTests: XCTestCase {
     func runScript(_ name: String) throws {
         let (sw, host) = try makeHost()
-        let before = openSockets()
+        let before = openSockets() - Unanswered.holeSockets
         do {
             try host.load(file: "\(Repo.luaTests)/\(name).lua")
         } catch {
@@ -16,7 +16,8 @@ final class LuaScriptTests: XCTestCase {
         }
         XCTAssertEqual(host.scriptErrors, [], name)
         XCTAssertEqual(sw.sockets(), [:], "\(name).lua left sockets open")
-        XCTAssertEqual(openSockets(), before, "\(name).lua leaked sockets")
+        // The black hole of a connect no peer answers stays open for the process (two sockets a family).
+        XCTAssertEqual(openSockets() - Unanswered.holeSockets, before, "\(name).lua leaked sockets")
     }
 
     func testModule() throws { try runScript("module") }

@@ -54,6 +54,7 @@
 ---@field opt integer? getsockopt: the option
 ---@field flags integer? accept4: the flags
 ---@field pid integer the calling process: this one in-process, the program's process (not thread) for an external program
+---@field nonblocking boolean whether the socket is non-blocking now (O_NONBLOCK, as fcntl or ioctl left it)
 ---@field local_addr socktest.Address? the socket's own address (getsockname), read when the script reads it; nil for socket()
 
 ---What `socktest.delay` returns.

@@ -1,7 +1,10 @@
 -- Connect timeouts, blocking and non-blocking: connect hangs, then fails with ETIMEDOUT.
 --
--- A blocking connect waits, then fails with ETIMEDOUT; a non-blocking connect reports
--- EINPROGRESS, then fails through getsockopt(SO_ERROR) after the wait.
+-- A blocking connect waits, then fails with ETIMEDOUT. A non-blocking connect behaves as one to
+-- a peer that never answers: EINPROGRESS at once, the socket stays unwritable (poll, epoll) and
+-- fails with ETIMEDOUT after the wait (at the next SYN retransmission: 1, 3, 7, 15 s...), so the
+-- program's own deadline fires at its own time. With another errno a non-blocking connect
+-- reports EINPROGRESS and fails through getsockopt(SO_ERROR) after the wait.
 --
 -- Models: a peer behind a firewall that drops SYNs; a black-holed route.
 -- Options:
@@ -27,7 +30,8 @@ return function(opts)
 
   st.add("connect", function(so)
     if not fire(so) then return end
-    if so.type & st.SOCK_NONBLOCK == 0 then
+    -- so.nonblocking: the socket's mode now (programs often set it after socket(), with fcntl)
+    if not so.nonblocking or opts.errno == "ETIMEDOUT" then
       return st.delay(opts.wait, opts.errno)
     end
     local fd = so.fd

@@ -26,6 +26,11 @@ static inline int st_filter_scope_active(void) { return st_filter_scope_depth !=
 static inline void st_filter_scope_enter(void) { st_filter_scope_depth += 1; }
 static inline void st_filter_scope_leave(void) { st_filter_scope_depth -= 1; }
 
+/// A connect the calling thread's before-filter asked to leave unanswered, for how long (0: none).
+extern __thread double st_unanswered_seconds __attribute__((tls_model("initial-exec")));
+static inline void st_unanswered_set(double seconds) { st_unanswered_seconds = seconds; }
+static inline double st_unanswered_take(void) { double s = st_unanswered_seconds; st_unanswered_seconds = 0; return s; }
+
 /// Who on the calling thread wants to hear that it is about to wait (Waiting), with its
 /// context; NULL when nobody does. Thread-locals, so saying "about to wait" costs one load.
 extern __thread void (*st_wait_observer)(void *) __attribute__((tls_model("initial-exec")));
