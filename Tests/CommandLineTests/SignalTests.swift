@@ -37,6 +37,7 @@ final class SignalTests: XCTestCase {
             // Without SA_RESTART a slow connect is interrupted natively too (EINTR).
             (["connect", "\(port)", "plain"], "connect: EINTR", "connect"),
             (["accept", "restart"], "accept: ok", "accept"),
+            (["accept", "plain"], "accept: EINTR", "accept"),
         ]
         for (arguments, outcome, type) in cases {
             let r = try Tool.run(["run", delays, "--json", "--", program] + arguments)
