@@ -11,6 +11,12 @@ public struct RunRequest: Sendable {
     public var workload: NamedOptions?
     public var command: [String] = []
     public var limits = LuaHost.Limits()
+    /// What the script may reach beyond the sandbox (`--allow`).
+    public var allow: Allowances = []
+    /// With a command: a script error makes the run exit `Runner.strictStatus` (`--strict`).
+    public var strict = false
+    /// Lua code holding the Lua state this long without returning is stopped (the watchdog).
+    public var holdSeconds = 5.0
 
     public init(script: String?) { self.script = script }
 }
@@ -26,23 +32,41 @@ public struct RunOutcome: Sendable {
 /// argument parsing. Usage mistakes throw before anything runs; script errors end up in the
 /// outcome (exit status 1).
 public enum Runner {
-    public static func run(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) -> RunOutcome {
+    /// The exit status of a run with a command when the script failed and `--strict` was given,
+    /// or when the watchdog stopped the run (the program was killed, its status means nothing).
+    public static let strictStatus: Int32 = 3
+
+    /// `stopped` is called (on the watchdog's thread) with the outcome of a run that Lua code
+    /// stuck in one C call has ended: print it and exit, for nothing can unwind the stuck thread.
+    public static func run(_ request: RunRequest, library: RecipeLibrary,
+                           stopped: @escaping @Sendable (RunOutcome) -> Void = { _ in }) throws(UsageError) -> RunOutcome {
         let workload = try request.workload.map { spec throws(UsageError) in try Workloads.make(spec) }
-        try validate(request, library: library)
+        let recipes = try validate(request, library: library)
 
         let sw = Switch()
         var errors: [String] = []
         var host: LuaHost?
+        var watchdog: Watchdog?
+        let program = Locked<pid_t?>(nil)
         var result: WorkloadResult?
         var termination: Termination?
+        defer { watchdog?.stop() }
         do {
             var paths = library.roots
             if let script = request.script { paths.insert((script as NSString).deletingLastPathComponent.nonEmpty ?? ".", at: 0) }
-            let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths)
+            let lua = try LuaHost(switch: sw, seed: request.seed, limits: request.limits, modulePaths: paths,
+                                  allow: request.allow)
             host = lua
-            for recipe in request.recipes {
+            watchdog = Watchdog(lua.monitor, deadline: request.holdSeconds) { message in
+                if let pid = program.withLock({ $0 }) { kill(-pid, SIGKILL) }
+                let errors = [message] + lua.scriptErrors
+                let report = Report(request: request, sw: sw, host: nil, workload: nil, errors: errors,
+                                    termination: nil, exitStatus: request.command.isEmpty ? 1 : strictStatus)
+                stopped(RunOutcome(report: report, errors: errors))
+            }
+            for (recipe, path) in recipes {
                 do {
-                    try lua.call(module: "recipes." + recipe.name, options: recipe.luaOptions)
+                    try lua.apply(recipe: "recipes." + recipe.name, path: path, options: recipe.luaOptions)
                 } catch {
                     // A recipe that refuses its options is a mistake on the command line.
                     throw UsageError("--recipe \(recipe): \(error.message.split(separator: "\n").first ?? "")")
@@ -52,7 +76,9 @@ public enum Runner {
             result = workload?.run(on: sw)
             if !request.command.isEmpty {
                 do {
-                    termination = try Supervisor(switch: sw, command: request.command).run()
+                    let supervisor = try Supervisor(switch: sw, command: request.command)
+                    program.withLock { $0 = supervisor.pid }
+                    termination = supervisor.run()
                 } catch {
                     throw UsageError(error.message)   // no such program, or a kernel without the feature
                 }
@@ -65,8 +91,15 @@ public enum Runner {
             errors.append("\(error)")
         }
         errors += folded(host?.scriptErrors ?? [])
-        // With a command, its own status: CI sees whether the program survived the faults.
-        let status = termination?.exitStatus ?? (errors.isEmpty ? 0 : 1)
+        let unkept = (host?.scriptErrorCount ?? 0) - (host?.scriptErrors.count ?? 0)
+        if unkept > 0 { errors.append("(\(unkept) more script errors, not kept: only the first \(host?.scriptErrors.count ?? 0) are)") }
+        // With a command, its own status: CI sees whether the program survived the faults;
+        // with --strict, a script error (faults that were not injected) shows too.
+        let status = if let termination {
+            request.strict && !errors.isEmpty ? strictStatus : termination.exitStatus
+        } else {
+            errors.isEmpty ? Int32(0) : 1
+        }
         let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
                             termination: termination?.description, exitStatus: status)
         host?.close()
@@ -84,24 +117,34 @@ public enum Runner {
         return order.map { counts[$0]! > 1 ? "\($0)\n(the same error \(counts[$0]!) times)" : $0 }
     }
 
-    private static func validate(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) {
-        if let script = request.script {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: script, isDirectory: &isDirectory), !isDirectory.boolValue else {
-                throw UsageError("no such script: \(script)")
-            }
-        }
-        for recipe in request.recipes where library.recipe(named: recipe.name) == nil {
-            throw UsageError(library.unknown(recipe.name))
+    /// Checks the request; the file of each recipe, found on the recipe path only.
+    private static func validate(_ request: RunRequest, library: RecipeLibrary) throws(UsageError) -> [(NamedOptions, String)] {
+        if let script = request.script { try checkScript(script) }
+        let recipes = try request.recipes.map { recipe throws(UsageError) in
+            guard let found = library.recipe(named: recipe.name) else { throw UsageError(library.unknown(recipe.name)) }
+            return (recipe, found.path)
         }
         if request.script == nil && request.recipes.isEmpty {
             throw UsageError("nothing to run: give a SCRIPT.lua or --recipe NAME")
+        }
+        return recipes
+    }
+
+    /// A script must be a regular file: a directory, a FIFO or a device is a usage error
+    /// under `run` and `check` alike (a FIFO would wait for a writer).
+    private static func checkScript(_ script: String) throws(UsageError) {
+        var info = stat()
+        guard stat(script, &info) == 0 else { throw UsageError("no such script: \(script)") }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: throw UsageError("\(script) is a directory, not a Lua script")
+        default: throw UsageError("\(script) is not a regular file (a FIFO or a device is not read)")
         }
     }
 
     /// Compiles a script without running it.
     public static func check(_ script: String) throws(UsageError) -> LuaError? {
-        guard FileManager.default.fileExists(atPath: script) else { throw UsageError("no such script: \(script)") }
+        try checkScript(script)
         do {
             let host = try LuaHost(switch: Switch())
             try host.compile(file: script)

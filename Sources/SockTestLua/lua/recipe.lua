@@ -1,0 +1,132 @@
+-- require("socktest.recipe"): what every recipe needs: checked options, targeting a call by
+-- address, port or family, and when to fire (nth, every, chance, or always).
+local st = ...
+local recipe = {}
+
+local families = {inet4 = st.AF_INET, inet6 = st.AF_INET6, unix = st.AF_UNIX}
+
+-- Each kind converts a value (an option from the command line arrives as a string,
+-- number or boolean) or returns nil, "what was expected".
+local kinds = {}
+function kinds.errno(v)
+  local n = st.errno[v]
+  if type(v) == "string" and n then return v end
+  if math.type(v) == "integer" and n then return n end
+  return nil, "an errno name such as ECONNREFUSED"
+end
+function kinds.errnos(v)
+  local list = {}
+  for name in tostring(v):gmatch("[^|,%s]+") do
+    if not st.errno[name] then return nil, "errno names separated by | (" .. name .. " is not one)" end
+    list[#list + 1] = name
+  end
+  if #list == 0 then return nil, "errno names separated by |" end
+  return list
+end
+function kinds.count(v)
+  if math.type(v) == "integer" and v >= 1 then return v end
+  return nil, "a whole number >= 1"
+end
+function kinds.natural(v)
+  if math.type(v) == "integer" and v >= 0 then return v end
+  return nil, "a whole number >= 0"
+end
+function kinds.port(v)
+  if math.type(v) == "integer" and v >= 0 and v <= 65535 then return v end
+  return nil, "a port number (0-65535)"
+end
+function kinds.probability(v)
+  if type(v) == "number" and v >= 0 and v <= 1 then return v end
+  return nil, "a probability within 0-1"
+end
+function kinds.seconds(v)
+  if type(v) == "number" and v >= 0 and v <= 3600 then return v end
+  return nil, "a number of seconds within 0-3600"
+end
+function kinds.address(v)
+  if type(v) == "string" and (v:find("^[%d.]+:%d+$") or v:find("^%[.*%]:%d+$") or v:find("^[/@]")) then return v end
+  return nil, "HOST:PORT, [HOST]:PORT or a unix path"
+end
+function kinds.family(v)
+  if families[v] then return families[v] end
+  return nil, "inet4, inet6 or unix"
+end
+function kinds.op(v)
+  if v == "all" then return v end
+  for _, name in ipairs(st.filter_types) do if v == name then return v end end
+  return nil, "a filter type (" .. table.concat(st.filter_types, ", ") .. ") or all"
+end
+function kinds.boolean(v)
+  if type(v) == "boolean" then return v end
+  return nil, "true or false"
+end
+
+--- Targeting and trigger options every recipe accepts.
+recipe.common = {addr = "address", port = "port", family = "family",
+                 nth = "count", every = "count", chance = "probability"}
+
+--- check(name, opts, schema, defaults): opts validated against schema (option → kind) plus
+--- the common options, defaults filled in. Errors name the recipe and the option.
+function recipe.check(name, opts, schema, defaults)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error(("recipe '%s': options must be a table, got %s"):format(name, type(opts)), 3)
+  end
+  local all = {}
+  for k, v in pairs(recipe.common) do all[k] = v end
+  for k, v in pairs(schema) do all[k] = v end
+  local out = {}
+  for k, v in pairs(opts) do
+    local kind = all[k]
+    if not kind then
+      local names = {}
+      for n in pairs(all) do names[#names + 1] = n end
+      table.sort(names)
+      error(("recipe '%s': unknown option '%s' (known: %s)"):format(name, tostring(k), table.concat(names, ", ")), 3)
+    end
+    local value, expected = kinds[kind](v)
+    if value == nil then
+      error(("recipe '%s': option '%s' must be %s, got %s"):format(name, k, expected, tostring(v)), 3)
+    end
+    out[k] = value
+  end
+  local triggers = (out.nth and 1 or 0) + (out.every and 1 or 0) + (out.chance and 1 or 0)
+  if triggers > 1 then
+    error(("recipe '%s': give at most one of nth, every, chance"):format(name), 3)
+  end
+  for k, v in pairs(defaults or {}) do if out[k] == nil then out[k] = v end end
+  return out
+end
+
+local function port_of(addr) return addr and tonumber(addr:match(":(%d+)$")) end
+
+--- A predicate on the status: does the call match addr/port/family? connect and bind
+--- match their address; accept, listen and others the socket's own address.
+function recipe.target(opts)
+  return function(so)
+    if opts.family and so.family ~= opts.family then return false end
+    if opts.addr or opts.port then
+      local addr = so.addr
+      if so.op ~= "connect" and so.op ~= "bind" and so.fd then addr = st.getsockname(so.fd) end
+      if opts.addr and addr ~= opts.addr then return false end
+      if opts.port and port_of(addr) ~= opts.port then return false end
+    end
+    return true
+  end
+end
+
+--- When to fire among matching calls: nth, every, chance, or (default) always.
+function recipe.trigger(opts)
+  if opts.nth then return st.nth(opts.nth) end
+  if opts.every then return st.every(opts.every) end
+  if opts.chance then return st.chance(opts.chance) end
+  return function() return true end
+end
+
+--- The usual shape: fire(so) is true for matching calls when the trigger says so.
+function recipe.when(opts)
+  local matches, trigger = recipe.target(opts), recipe.trigger(opts)
+  return function(so) return matches(so) and trigger() end
+end
+
+return recipe
