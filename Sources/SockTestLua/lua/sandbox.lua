@@ -36,6 +36,19 @@ function G.dofile(path)
   return chunk()
 end
 
+-- No finalizers on tables: Lua runs __gc with hooks off, so neither the instruction budget nor
+-- an interrupt stops one that loops, and at shutdown nothing else would. <close> variables
+-- cover what a script needs finalizers for. (A __gc added after setmetatable is never called.)
+if not allow.debug then
+  local raw_setmetatable, rawget = setmetatable, rawget
+  function G.setmetatable(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("a __gc metamethod is not allowed in the sandbox (use a <close> variable)", 2)
+    end
+    return raw_setmetatable(t, mt)
+  end
+end
+
 -- os: clocks, dates and the environment; nothing that runs, exits or deletes.
 if not allow.os then
   local os = G.os
