@@ -11,7 +11,7 @@ enum SocktestModule {
     ] + SwitchBindings.functions
 
     /// What only the module's own Lua reaches (`raw` in lua/*.lua).
-    static let rawFunctions: [(String, LuaFunction)] = [("set", set)] + NetHandles.functions
+    static let rawFunctions: [(String, LuaFunction)] = [("set", set), ("fail", fail)] + NetHandles.functions
 
     static let constants: [(String, Int32)] = [
         ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_UNIX", AF_UNIX),
@@ -33,7 +33,8 @@ enum SocktestModule {
         try rt.runChunk(LuaSources.sandbox, name: "=socktest.sandbox") {
             Sandbox.pushAllowances(L, allow)
             st_pushswiftfunction(L, Sandbox.readSource, rt.context)
-            return 2
+            st_pushswiftfunction(L, fail, rt.context)
+            return 3
         }
         StatusObject.register(rt)
         NetHandles.register(L)
@@ -120,6 +121,14 @@ enum SocktestModule {
             rt.sw.set(type, LuaFilter(runtime: rt, type: type, function: function).filter)
             return 0
         }
+    }
+
+    /// raw.fail(message): raises "script.lua:12: message" at the innermost line of the script
+    /// (the trampoline's st_where skips the module's own chunks). The module's Lua raises its
+    /// errors with it, not error(msg, level): a level counts frames, and a tail call removes the
+    /// script's frame, so `return st.every(0)` would have no file:line.
+    private static let fail: LuaFunction = { L in
+        binding(L, "fail") { args throws(LuaRaise) in throw LuaRaise(try args.string(1)) }
     }
 
     /// delay(seconds [, errno]): a value a filter returns to wait, then run (or fail) the call.

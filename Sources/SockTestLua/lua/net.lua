@@ -3,6 +3,7 @@
 -- are: `local conn <close> = net.dial(...)` closes at the end of the block, and a forgotten one
 -- is closed when collected. Failures return nil, "ENAME", errno (luaL_fileresult's shape).
 local st, raw = ...
+local fail = raw.fail    -- raises "script.lua:12: message", naming the script's line
 local net = {}
 
 local EBADF = st.errno.EBADF
@@ -10,14 +11,14 @@ local function closed() return nil, "EBADF", EBADF end
 
 local function family_of(fname, network, address)
   if type(address) ~= "string" then
-    error(("bad argument #2 to '%s' (address string expected, got %s)"):format(fname, type(address)), 3)
+    fail(("bad argument #2 to '%s' (address string expected, got %s)"):format(fname, type(address)))
   end
   if network == "tcp4" then return st.AF_INET end
   if network == "tcp6" then return st.AF_INET6 end
   if network == "unix" then return st.AF_UNIX end
   if network ~= "tcp" then
-    error(("bad argument #1 to '%s' (unknown network '%s': expected tcp, tcp4, tcp6 or unix)")
-      :format(fname, tostring(network)), 3)
+    fail(("bad argument #1 to '%s' (unknown network '%s': expected tcp, tcp4, tcp6 or unix)")
+      :format(fname, raw.show(network)))
   end
   return address:sub(1, 1) == "[" and st.AF_INET6 or st.AF_INET
 end
@@ -72,7 +73,7 @@ function Conn:write(s)
   local fd = raw.fd(self, "write")
   if not fd then return closed() end
   if type(s) ~= "string" then
-    error(("bad argument #1 to 'write' (string expected, got %s)"):format(type(s)), 2)
+    fail(("bad argument #1 to 'write' (string expected, got %s)"):format(type(s)))
   end
   local sent = 0
   while sent < #s do

@@ -1,6 +1,8 @@
 -- require("socktest.recipe"): what every recipe needs: checked options, targeting a call by
 -- address, port or family, and when to fire (nth, every, chance, or always).
-local st = ...
+local st, raw = ...
+local fail = raw.fail    -- raises "recipe.lua:12: message", naming the recipe's line
+local show = raw.show    -- a value for a message, never through a script's __tostring
 local recipe = {}
 
 local families = {inet4 = st.AF_INET, inet6 = st.AF_INET6, unix = st.AF_UNIX}
@@ -16,7 +18,8 @@ function kinds.errno(v)
 end
 function kinds.errnos(v)
   local list = {}
-  for name in tostring(v):gmatch("[^|,%s]+") do
+  if type(v) ~= "string" then return nil, "errno names separated by |" end
+  for name in v:gmatch("[^|,%s]+") do
     if not st.errno[name] then return nil, "errno names separated by | (" .. name .. " is not one)" end
     list[#list + 1] = name
   end
@@ -70,11 +73,20 @@ recipe.common = {addr = "address", port = "port", family = "family",
 function recipe.check(name, opts, schema, defaults)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
-    error(("recipe '%s': options must be a table, got %s"):format(name, type(opts)), 3)
+    fail(("recipe '%s': options must be a table, got %s"):format(show(name), type(opts)))
+  end
+  if type(schema) ~= "table" or (defaults ~= nil and type(defaults) ~= "table") then
+    fail(("recipe '%s': check(name, opts, schema [, defaults]) takes tables, got %s and %s")
+      :format(show(name), type(schema), type(defaults)))
   end
   local all = {}
   for k, v in pairs(recipe.common) do all[k] = v end
-  for k, v in pairs(schema) do all[k] = v end
+  for k, v in pairs(schema) do
+    if type(k) ~= "string" or not kinds[v] then
+      fail(("recipe '%s': schema entry '%s' must name a kind (%s), got %s"):format(show(name), show(k), "errno, count, port, ...", show(v)))
+    end
+    all[k] = v
+  end
   local out = {}
   for k, v in pairs(opts) do
     local kind = all[k]
@@ -82,20 +94,27 @@ function recipe.check(name, opts, schema, defaults)
       local names = {}
       for n in pairs(all) do names[#names + 1] = n end
       table.sort(names)
-      error(("recipe '%s': unknown option '%s' (known: %s)"):format(name, tostring(k), table.concat(names, ", ")), 3)
+      fail(("recipe '%s': unknown option '%s' (known: %s)"):format(show(name), show(k), table.concat(names, ", ")))
     end
     local value, expected = kinds[kind](v)
     if value == nil then
-      error(("recipe '%s': option '%s' must be %s, got %s"):format(name, k, expected, tostring(v)), 3)
+      fail(("recipe '%s': option '%s' must be %s, got %s"):format(show(name), show(k), expected, show(v)))
     end
     out[k] = value
   end
   local triggers = (out.nth and 1 or 0) + (out.every and 1 or 0) + (out.chance and 1 or 0)
   if triggers > 1 then
-    error(("recipe '%s': give at most one of nth, every, chance"):format(name), 3)
+    fail(("recipe '%s': give at most one of nth, every, chance"):format(show(name)))
   end
   for k, v in pairs(defaults or {}) do if out[k] == nil then out[k] = v end end
   return out
+end
+
+-- target, trigger and when take the table check returned.
+local function checked(fname, opts)
+  if type(opts) ~= "table" then
+    fail(("bad argument #1 to '%s' (options table expected, got %s)"):format(fname, type(opts)))
+  end
 end
 
 local function port_of(addr) return addr and tonumber(addr:match(":(%d+)$")) end
@@ -103,6 +122,7 @@ local function port_of(addr) return addr and tonumber(addr:match(":(%d+)$")) end
 --- A predicate on the status: does the call match addr/port/family? connect and bind
 --- match their address; accept, listen and others the socket's own address.
 function recipe.target(opts)
+  checked("target", opts)
   return function(so)
     if opts.family and so.family ~= opts.family then return false end
     if opts.addr or opts.port then
@@ -117,6 +137,7 @@ end
 
 --- When to fire among matching calls: nth, every, chance, or (default) always.
 function recipe.trigger(opts)
+  checked("trigger", opts)
   if opts.nth then return st.nth(opts.nth) end
   if opts.every then return st.every(opts.every) end
   if opts.chance then return st.chance(opts.chance) end
@@ -125,6 +146,7 @@ end
 
 --- The usual shape: fire(so) is true for matching calls when the trigger says so.
 function recipe.when(opts)
+  checked("when", opts)
   local matches, trigger = recipe.target(opts), recipe.trigger(opts)
   return function(so) return matches(so) and trigger() end
 end

@@ -4,7 +4,8 @@
 --
 -- allow: set of what the command line allowed ("io", "os", "c", "bytecode", "debug").
 -- readsource(path): the bytes of a regular file, or nil, message, errno name (never blocks).
-local allow, readsource = ...
+-- fail(message): raises it with the file:line of the script code that made the call.
+local allow, readsource, fail = ...
 local G = _G
 local raw_load, select, type, error = load, select, type, error
 
@@ -23,7 +24,7 @@ end
 function G.loadfile(path, mode, ...)
   if path == nil then return nil, "loadfile: reading standard input is not allowed" end
   if type(path) ~= "string" then
-    error(("bad argument #1 to 'loadfile' (string expected, got %s)"):format(type(path)), 2)
+    fail(("bad argument #1 to 'loadfile' (string expected, got %s)"):format(type(path)))
   end
   local source, err = readsource(path)
   if not source then return nil, err end
@@ -32,7 +33,7 @@ end
 
 function G.dofile(path)
   local chunk, err = G.loadfile(path)
-  if not chunk then error(err, 2) end
+  if not chunk then fail(err) end
   return chunk()
 end
 
@@ -43,7 +44,7 @@ if not allow.debug then
   local raw_setmetatable, rawget = setmetatable, rawget
   function G.setmetatable(t, mt)
     if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
-      error("a __gc metamethod is not allowed in the sandbox (use a <close> variable)", 2)
+      fail("a __gc metamethod is not allowed in the sandbox (use a <close> variable)")
     end
     return raw_setmetatable(t, mt)
   end

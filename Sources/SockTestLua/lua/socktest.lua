@@ -3,12 +3,21 @@
 -- module's own Lua reaches (raw.set takes the name of the Lua function for its errors, so each
 -- argument check lives in one place: Swift checks what Swift takes).
 local st, raw = ...
+local fail = raw.fail    -- raises "script.lua:12: message", naming the script's line
+
+-- A value for an error message: numbers and strings as they are, anything else by its type
+-- (tostring would run a script's __tostring inside the module, and its error would name us).
+local function show(v)
+  if math.type(v) or type(v) == "string" then return tostring(v) end
+  return type(v)
+end
+raw.show = show
 
 -- Predicates for recipes: each call counts one occurrence and says whether the fault fires.
 -- Filters run one at a time under the guard, so the counters need no lock.
 local function count_arg(name, n)
   if math.type(n) ~= "integer" or n < 1 then
-    error(("bad argument #1 to '%s' (positive integer expected, got %s)"):format(name, tostring(n)), 3)
+    fail(("bad argument #1 to '%s' (positive integer expected, got %s)"):format(name, show(n)))
   end
 end
 
@@ -31,7 +40,7 @@ end
 
 function st.chance(p)
   if type(p) ~= "number" or p < 0 or p > 1 then
-    error(("bad argument #1 to 'chance' (probability within 0-1 expected, got %s)"):format(tostring(p)), 2)
+    fail(("bad argument #1 to 'chance' (probability within 0-1 expected, got %s)"):format(show(p)))
   end
   local random = st.random
   return function() return random() < p end
@@ -59,7 +68,7 @@ end
 
 function st.add(kind, fn)
   if type(fn) ~= "function" then
-    error(("bad argument #2 to 'add' (function expected, got %s)"):format(type(fn)), 2)
+    fail(("bad argument #2 to 'add' (function expected, got %s)"):format(type(fn)))
   end
   local chain = chains[kind]
   if not chain then
