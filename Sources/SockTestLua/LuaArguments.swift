@@ -75,6 +75,13 @@ struct LuaArguments {
     }
 
     /// A string argument without NUL bytes (every name and address the module takes).
+    /// A wait in seconds (delay, sleep): within 0-3600, so a typo cannot hold a call for a day.
+    func seconds(_ i: Int32) throws(LuaRaise) -> Double {
+        let seconds = try number(i)
+        guard seconds >= 0, seconds <= 3600 else { throw argError(i, "seconds must be within 0-3600") }
+        return seconds
+    }
+
     func string(_ i: Int32) throws(LuaRaise) -> String {
         do throws(StringValueError) {
             return try LuaArguments.string(L, i)

@@ -134,8 +134,7 @@ enum SocktestModule {
     /// delay(seconds [, errno]): a value a filter returns to wait, then run (or fail) the call.
     private static let delay: LuaFunction = { L in
         binding(L, "delay") { args throws(LuaRaise) in
-            let seconds = try args.number(1)
-            guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
+            let seconds = try args.seconds(1)
             let err = args.isNil(2) ? nil : try args.errno(2)
             let raw = lua_newuserdatauv(L, MemoryLayout<Delay>.size, 0)!
             raw.storeBytes(of: Delay(seconds: seconds, errno: err?.rawValue ?? 0), as: Delay.self)
@@ -254,8 +253,7 @@ enum SocktestModule {
     /// sleep(seconds): waits without holding the Lua state.
     private static let sleep: LuaFunction = { L in
         binding(L, "sleep") { args throws(LuaRaise) in
-            let seconds = try args.number(1)
-            guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
+            let seconds = try args.seconds(1)
             args.runtime.unlocked { pause(seconds) }
             return 0
         }
