@@ -235,9 +235,12 @@ final class LuaRuntime: @unchecked Sendable {
             lua_pushstring(L, module)
             lua_pushstring(L, path)
             try rt.call(nargs: 2, nresults: 1, what: module)
+            // package.loaded[module] = recipe, raw: a script may have given package.loaded a
+            // __newindex, whose error would longjmp through this Swift frame.
             lua_getfield(L, st_registryindex(), LUA_LOADED_TABLE)
-            lua_pushvalue(L, -2)
-            lua_setfield(L, -2, module)
+            lua_pushstring(L, module)
+            lua_pushvalue(L, -3)
+            lua_rawset(L, -3)
             st_pop(L, 1)
             guard st_isfunction(L, -1) != 0 else {
                 let got = String(cString: st_typename(L, -1))

@@ -47,7 +47,8 @@ final class Watchdog: @unchecked Sendable {
                 interrupted = true
             } else if interrupted && now - since >= deadline + grace {
                 stuck("\(monitor.activity) has held the Lua state for \(Int(now - since)) s without returning: "
-                      + "it is stuck in one C call (a pathological pattern match?) and cannot be interrupted; the run is stopped")
+                      + "it is stuck in one C call (a pathological pattern match?) or runs without the budget's hook, "
+                      + "and did not stop when interrupted; the run is stopped")
                 return
             }
         }

@@ -121,6 +121,22 @@ final class SandboxCommandTests: XCTestCase {
         XCTAssertTrue(state == "gone" || state == "Z", "the program still runs: \(stat)")
     }
 
+    func testAFilterThatRemovesTheBudgetHookIsStoppedToo() throws {
+        // debug.sethook(); while true do end in a filter used to hang the tool for good. In the
+        // sandbox there is no debug; with --allow debug the watchdog still ends the run.
+        let script = try Tool.script("hook.lua", """
+            socktest.set("connect", function() debug.sethook(); while true do end end)
+            """)
+        let sandboxed = try Tool.run(["run", script, "--workload", "dial:n=1"])
+        XCTAssertEqual(sandboxed.status, 1)
+        XCTAssertTrue(sandboxed.stderr.contains("attempt to index a nil value (global 'debug')"), sandboxed.stderr)
+        let start = Date()
+        let allowed = try Tool.run(["run", script, "--allow", "debug", "--workload", "dial:n=1"])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertEqual(allowed.status, 1, allowed.stderr)
+        XCTAssertTrue(allowed.stderr.contains("has held the Lua state"), allowed.stderr)
+    }
+
     func testAnEndlessLoopAtTheTopLevelIsStopped() throws {
         let script = try Tool.script("loop.lua", "local n = 0\nwhile true do n = n + 1 end")
         let start = Date()
