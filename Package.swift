@@ -1,9 +1,10 @@
 // swift-tools-version:6.1
+// Linux only: the switch wraps Glibc socket calls, and external programs are supervised with
+// seccomp user notification, pidfd_getfd and /proc.
 import PackageDescription
 
 let package = Package(
     name: "socktest-lua",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SockTestCore", targets: ["SockTestCore"]),
         .library(name: "SockTestLua", targets: ["SockTestLua"]),

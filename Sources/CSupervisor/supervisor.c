@@ -35,6 +35,12 @@ static const struct { long nr; int op; } trapped[] = {
     {__NR_accept, ST_OP_ACCEPT},
 #endif
     {__NR_accept4, ST_OP_ACCEPT4}, {__NR_getsockopt, ST_OP_GETSOCKOPT}, {__NR_close, ST_OP_CLOSE},
+    {__NR_close_range, ST_OP_CLOSE_RANGE},
+#ifdef __NR_dup2
+    {__NR_dup2, ST_OP_DUP2},
+#endif
+    {__NR_dup3, ST_OP_DUP3}, {__NR_execve, ST_OP_EXECVE}, {__NR_execveat, ST_OP_EXECVEAT},
+    {__NR_exit_group, ST_OP_EXIT_GROUP},
 };
 #define TRAPPED (sizeof trapped / sizeof trapped[0])
 
@@ -43,9 +49,9 @@ static int op_of(int nr) {
     return ST_OP_OTHER;
 }
 
-/* Only the socket calls of this architecture's native ABI go to the supervisor; everything
+/* Only the calls in `ops` of this architecture's native ABI go to the supervisor; everything
  * else (x32, 32-bit socketcall) runs untouched. */
-static int install_filter(void) {
+static int install_filter(uint32_t ops) {
     struct sock_filter code[4 + 2 * TRAPPED];
     size_t n = 0;
     code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
@@ -53,6 +59,7 @@ static int install_filter(void) {
     code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
     for (size_t i = 0; i < TRAPPED; i++) {
+        if (!(ops & (1u << trapped[i].op))) continue;
         code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)trapped[i].nr, 0, 1);
         code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
     }
@@ -87,10 +94,11 @@ static void child_fail(int sock, int stage) {
     _exit(127);
 }
 
-pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[],
-                          int *listener, int *stage, int *err) {
+pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[], uint32_t ops,
+                          int *listener, int *exec_status, int *stage, int *err) {
     int sv[2];
     *listener = -1;
+    *exec_status = -1;
     *stage = ST_STAGE_NONE;
     *err = 0;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -105,10 +113,13 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
     if (pid == 0) {
         /* Child: async-signal-safe calls only. sv[1] closes by itself at exec. */
         setpgid(0, 0);
+        /* The program never outlives the tool, even one killed with SIGKILL. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() == 1) _exit(127);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(sv[1], ST_STAGE_NO_NEW_PRIVS);
-        int fd = install_filter();
+        int fd = install_filter(ops);
         if (fd < 0) child_fail(sv[1], ST_STAGE_SECCOMP);
-        /* From here on close() is trapped: the listener (O_CLOEXEC) closes at exec. */
+        /* From here on close() may be trapped: the listener (O_CLOEXEC) closes at exec, which
+         * may be trapped too: the supervisor answers both once it has the listener. */
         if (send_fd(sv[1], fd) != 0) child_fail(sv[1], ST_STAGE_SEND);
         execve(path, argv, envp);
         child_fail(sv[1], ST_STAGE_EXEC);
@@ -142,17 +153,22 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
         return -1;
     }
     memcpy(listener, CMSG_DATA(cmsg), sizeof(int));
+    /* The exec may be trapped: whoever answers the listener's calls reads the outcome after. */
+    *exec_status = sv[0];
+    return pid;
+}
 
-    /* EOF: exec succeeded (sv[1] closed on exec). A record: exec failed. */
+int st_exec_outcome(int exec_status, int *stage, int *err) {
+    /* EOF: exec succeeded (the child's end closed on exec). A record: exec failed. */
     int record[2];
     ssize_t r;
-    do { r = read(sv[0], record, sizeof record); } while (r < 0 && errno == EINTR);
-    close(sv[0]);
+    do { r = read(exec_status, record, sizeof record); } while (r < 0 && errno == EINTR);
+    close(exec_status);
     if (r == (ssize_t)sizeof record) {
         *stage = record[0]; *err = record[1];
-        return pid;     /* the child has exited 127; the caller reaps it */
+        return -1;      /* the child has exited 127; the caller reaps it */
     }
-    return pid;
+    return 0;
 }
 
 int st_notif_recv(int listener, st_notification *out) {

@@ -20,7 +20,7 @@ public struct Cookie: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The protocol number (0 for the default).
     public var `protocol`: Int32 { Int32(truncatingIfNeeded: rawValue & 0xff) }
 
-    /// "(inet4, stream|0x800, tcp)", as the seed prints it.
+    /// "(inet4, stream|0x800, tcp)", as Go's socktest prints it.
     public var description: String {
         "(\(Cookie.familyName(family)), \(Cookie.typeName(type)), \(Cookie.protocolName(self.protocol)))"
     }

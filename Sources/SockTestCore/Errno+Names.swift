@@ -4,7 +4,7 @@ import Glibc
 
 /// Names and messages for `Errno`, the typed errno every switch call throws.
 ///
-/// `name` is the symbolic name ("ECONNREFUSED"), `message` the lower-case text the seed prints
+/// `name` is the symbolic name ("ECONNREFUSED"), `message` the lower-case text Go's socktest prints
 /// ("connection refused"). `Errno(name:)` accepts every name the platform defines, aliases too.
 extension Errno {
     /// The symbolic name, e.g. "ECONNREFUSED"; "errno N" when the platform defines none.

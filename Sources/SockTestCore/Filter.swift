@@ -45,13 +45,13 @@ public struct Call: Sendable {
     public var readsSocketError: Bool { level == Int32(SOL_SOCKET) && option == Int32(SO_ERROR) }
 
     /// getsockopt: notes the value the system returned (for SO_ERROR, as the socket error).
-    public mutating func observe(optionValue value: Int32) {
+    package mutating func observe(optionValue value: Int32) {
         if readsSocketError { status.socketErr = value == 0 ? nil : Errno(rawValue: value) }
     }
 
     /// getsockopt: the value the caller gets — for SO_ERROR the socket error as the filters
     /// left it, so a filter can fail a non-blocking connect late.
-    public func optionResult(_ value: Int32) -> Int32 {
+    package func optionResult(_ value: Int32) -> Int32 {
         readsSocketError ? (status.socketErr?.rawValue ?? 0) : value
     }
 }

@@ -2,7 +2,7 @@
 public enum FilterType: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// socket(2); runs for every call, before any descriptor exists.
     case socket
-    /// bind(2) on a socket in the table. Not counted in `Stat` (the seed has no bind counters).
+    /// bind(2) on a socket in the table. Not counted in `Stat` (Go's socktest has no bind counters).
     case bind
     /// connect(2) on a socket in the table.
     case connect

@@ -10,11 +10,11 @@ import Glibc
 ///
 /// The mutex and the value share one allocation, out of line: an access touches two cache lines
 /// at most and costs no dynamic exclusivity check (the mutex is the check).
-public final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let value: UnsafeMutablePointer<Value>
 
-    public init(_ value: Value) {
+    package init(_ value: Value) {
         let offset = MemoryLayout<pthread_mutex_t>.stride.roundedUp(to: MemoryLayout<Value>.alignment)
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: offset + MemoryLayout<Value>.size,
@@ -31,7 +31,7 @@ public final class Locked<Value>: @unchecked Sendable {
         UnsafeMutableRawPointer(mutex).deallocate()
     }
 
-    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+    package func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         PThreadMutex.lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value.pointee)
@@ -47,19 +47,19 @@ public final class Locked<Value>: @unchecked Sendable {
 /// gets it without a futex call. It costs ~10 instructions more per pair when free.
 /// `lock` and `unlock` may sit in different frames (the Lua guard needs that); prefer
 /// `Locked` everywhere else.
-public final class PThreadMutex: @unchecked Sendable {
+package final class PThreadMutex: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    public init(spinning: Bool = false) { Self.initialize(mutex, spinning: spinning) }
+    package init(spinning: Bool = false) { Self.initialize(mutex, spinning: spinning) }
 
     deinit {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
 
-    public func lock() { Self.lock(mutex) }
+    package func lock() { Self.lock(mutex) }
 
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
 
     static func initialize(_ mutex: UnsafeMutablePointer<pthread_mutex_t>, spinning: Bool = false) {
         var attributes = pthread_mutexattr_t()

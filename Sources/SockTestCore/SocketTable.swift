@@ -8,6 +8,16 @@ struct SocketTable {
         var status: Status
         /// Tells apart two sockets that had the same descriptor number one after the other.
         let serial: UInt64
+        /// A supervised program's socket: its kernel object (the socket inode), the same for
+        /// every descriptor of it in every process. 0 in this process.
+        var identity: UInt64 = 0
+        /// A supervised program's socket: connects and listens the kernel made in the program's
+        /// context ("continue"), whose outcome is counted from the socket's state when it is
+        /// closed (`Switch.observe`)...
+        var attempts: Attempts = []
+        /// ...and those already counted (made on the program's behalf, or not owed: an accepted
+        /// socket, another descriptor of a known one).
+        var counted: Attempts = []
     }
 
     private var local: [Entry?] = []
@@ -43,5 +53,23 @@ struct SocketTable {
         var all = remote
         for (fd, entry) in sockets(in: 0) { all[SocketKey(space: 0, fd: fd)] = entry }
         return all
+    }
+}
+
+/// A connect or a listen, in the bookkeeping of a supervised program's socket.
+package struct Attempts: OptionSet, Sendable {
+    package let rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
+    package static let connect = Attempts(rawValue: 1)
+    package static let listen = Attempts(rawValue: 2)
+}
+
+extension FilterType {
+    var attempt: Attempts {
+        switch self {
+        case .connect: .connect
+        case .listen: .listen
+        default: []
+        }
     }
 }

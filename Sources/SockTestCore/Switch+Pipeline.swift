@@ -13,28 +13,48 @@ extension Switch {
     /// - `commit`, for calls made on behalf of another process, puts a descriptor the call
     ///   created into that process once the outcome is decided (so a failed call leaks nothing
     ///   there); it returns the descriptor's number in the target.
+    ///
+    /// The two halves, `admit` and `complete`, are also run apart by the supervisor, which lets
+    /// the kernel make a program's call itself when no after-filter needs its outcome.
+    @inline(__always)
     func run(
         _ call: inout Call, _ syscall: (inout Call) throws(Errno) -> Int32,
         commit: ((Int32) throws(Errno) -> Int32)? = nil
     ) throws(Errno) -> Int32 {
+        guard let admitted = try admit(&call) else { return try syscall(&call) }
+        var outcome: Result<Int32, Errno>
+        do { outcome = .success(try syscall(&call)) } catch { outcome = .failure(error) }
+        return try complete(&call, outcome, admitted, commit: commit)
+    }
+
+    /// The first half: looks the call's socket up and runs the before-filter. nil when the
+    /// descriptor is not in the table (the call goes straight to the system); throws when the
+    /// before-filter cancels the call.
+    @inline(__always)
+    func admit(_ call: inout Call) throws(Errno) -> Admitted? {
         var serial: UInt64 = 0
         if let key = call.key {
-            guard let entry = book.withLock({ $0.table[key] }) else { return try syscall(&call) }
+            guard let entry = book.withLock({ $0.table[key] }) else { return nil }
             call.status = Status(cookie: entry.status.cookie)
             serial = entry.serial
         }
-
         var after: AfterFilter?
         if hasFilter(call.type), !FilterScope.isActive, let box = filters.withLock({ $0[call.type.rawValue] }) {
             after = try FilterScope.run { () throws(Errno) in try box.filter(call) }
         }
+        return Admitted(serial: serial, after: after)
+    }
 
-        var outcome: Result<Int32, Errno>
-        do { outcome = .success(try syscall(&call)) } catch { outcome = .failure(error) }
+    /// The second half, once the system call has run: the after-filter, the commit, the books.
+    @inline(__always)
+    func complete(
+        _ call: inout Call, _ real: Result<Int32, Errno>, _ admitted: Admitted,
+        commit: ((Int32) throws(Errno) -> Int32)? = nil
+    ) throws(Errno) -> Int32 {
+        var outcome = real
         call.status.err = outcome.error
-        let real = outcome
-
-        if let after {
+        let serial = admitted.serial
+        if let after = admitted.after {
             do {
                 try FilterScope.run { () throws(Errno) in try after(&call) }
             } catch {
@@ -79,6 +99,14 @@ extension Switch {
     }
 }
 
+/// A call its before-filter let through: which table entry it found, and the after-filter the
+/// before-filter returned, if any.
+package struct Admitted: Sendable {
+    let serial: UInt64
+    /// nil when no after-filter needs the call's outcome.
+    package let after: AfterFilter?
+}
+
 extension Book {
     /// Books one call. Statistics count `outcome` (as an after-filter may have rewritten it);
     /// the table follows the system (`real`): a socket that was really closed leaves it even when
@@ -91,15 +119,20 @@ extension Book {
         switch (call.type, outcome) {
         case (.socket, .success(let fd)), (.accept, .success(let fd)):
             guard counted else { return }
-            add(SocketKey(space: call.space, fd: fd), Status(cookie: cookie))
-            count(cookie, call.type == .socket ? .opened : .accepted)
+            let key = SocketKey(space: call.space, fd: fd)
+            if call.space == 0 {
+                add(key, Status(cookie: cookie))
+                count(cookie, call.type == .socket ? .opened : .accepted)
+            }
+            // A supervised program's new socket is learned by its identity (`learn`).
             return
         case (.close, _):
             if case .success = real {
                 // Gone from the system: leave the table, unless the number already names a
                 // socket another thread opened since (a newer serial).
-                if let key = call.key, table[key]?.serial == serial { table[key] = nil }
-                if counted { count(cookie, .closed, failed: outcome.error != nil) }
+                var last = true
+                if let key = call.key, table[key]?.serial == serial { last = remove(key) }
+                if counted && last { count(cookie, .closed, failed: outcome.error != nil) }
                 return
             }
         default:
@@ -111,6 +144,7 @@ extension Book {
             if call.type == .getsockopt && call.readsSocketError {
                 table[key]!.status.socketErr = call.status.socketErr
             }
+            if call.space != 0, case .success = outcome { table[key]!.counted.formUnion(call.type.attempt) }
         }
         guard counted else { return }
         switch (call.type, outcome) {

@@ -14,6 +14,8 @@ public final class Switch: Sendable {
     /// Bit n set when a filter of type n is set: calls of other types skip the filter lock.
     let filterMask = Atomic<Int>(0)
     let book = Locked(Book())
+    /// What a supervisor knows of its programs' sockets beyond the table (nil: no program).
+    let programs = Locked<(any ProgramSockets)?>(nil)
 
     public init() {}
 
@@ -47,10 +49,32 @@ public final class Switch: Sendable {
         }
     }
 
-    /// The whole table, supervised programs' sockets included.
-    public func allSockets() -> [SocketKey: Status] {
-        book.withLock { book in book.table.all.mapValues(\.status) }
+    /// The whole table, supervised programs' sockets included. `refresh` first has a
+    /// supervisor learn the sockets its programs made that no trapped call has shown it yet.
+    package func allSockets(refresh: Bool = false) -> [SocketKey: Status] {
+        if refresh, let programs = programs.withLock({ $0 }) { programs.refresh() }
+        return book.withLock { book in book.table.all.mapValues(\.status) }
     }
+
+    /// Sets (or, with nil, removes) the supervisor that answers for programs' sockets.
+    package func supervise(_ sockets: (any ProgramSockets)?) {
+        programs.withLock { $0 = sockets }
+    }
+
+    /// The local address of the socket a call is on (nil for socket(), or when it has none).
+    public func localAddress(of call: Call) -> SocketAddress? {
+        guard let key = call.key else { return nil }
+        if key.space == 0 { return (try? Sys.getsockname(key.fd)) ?? nil }
+        return programs.withLock { $0 }?.localAddress(of: key)
+    }
+}
+
+/// What only a supervisor can find out about a supervised program's sockets.
+package protocol ProgramSockets: AnyObject, Sendable {
+    /// getsockname of the program's descriptor `key`.
+    func localAddress(of key: SocketKey) -> SocketAddress?
+    /// Learns the sockets the programs hold that the table does not know yet.
+    func refresh()
 }
 
 final class FilterBox: Sendable {
@@ -68,9 +92,9 @@ struct Book {
     private(set) var stats: [Stat] = []
     private var nextSerial: UInt64 = 0
 
-    enum Counter { case opened, connected, listened, accepted, closed }
+    typealias Counter = Stat.Counter
 
-    /// Counts one call: `counter` when it succeeded, its `...Failed` twin when not.
+    /// Counts one call: `counter` when it succeeded, its failure twin when not.
     mutating func count(_ cookie: Cookie, _ counter: Counter, failed: Bool = false) {
         if let i = stats.firstIndex(where: { $0.cookie == cookie }) {
             stats[i].count(counter, failed: failed)
@@ -80,25 +104,62 @@ struct Book {
         }
     }
 
-    mutating func add(_ key: SocketKey, _ status: Status) {
+    /// Supervised programs' sockets by kernel object: how many descriptors name each, and its
+    /// cookie. A socket is closed when its last descriptor is.
+    private(set) var objects: [UInt64: (references: Int, cookie: Cookie)] = [:]
+
+    mutating func add(_ key: SocketKey, _ status: Status, identity: UInt64 = 0) {
         nextSerial += 1
-        table[key] = Entry(status: status, serial: nextSerial)
+        if let old = table[key], old.identity != 0 { release(old.identity) }
+        table[key] = Entry(status: status, serial: nextSerial, identity: identity)
+        if identity != 0 { objects[identity, default: (0, status.cookie)].references += 1 }
+    }
+
+    /// Removes `key`; true when it named the last descriptor of its socket.
+    @discardableResult
+    mutating func remove(_ key: SocketKey) -> Bool {
+        guard let old = table[key] else { return false }
+        table[key] = nil
+        return old.identity == 0 || release(old.identity)
+    }
+
+    @discardableResult
+    private mutating func release(_ identity: UInt64) -> Bool {
+        guard let object = objects[identity] else { return true }
+        if object.references > 1 {
+            objects[identity]!.references -= 1
+            return false
+        }
+        objects[identity] = nil
+        bury(identity, object.cookie)
+        return true
+    }
+
+    /// Sockets whose last known descriptor was closed, by identity, newest last: a program may
+    /// hold one under a descriptor the supervisor never saw (passed with SCM_RIGHTS before the
+    /// close), which shows the socket was not closed after all. Socket inodes are not reused
+    /// for 2^32 sockets, so an identity seen again is the same socket.
+    private(set) var buried: [UInt64: Cookie] = [:]
+    private var burialOrder: [UInt64] = []
+    static let buriedKept = 4096
+
+    private mutating func bury(_ identity: UInt64, _ cookie: Cookie) {
+        buried[identity] = cookie
+        burialOrder.append(identity)
+        if burialOrder.count > Self.buriedKept { buried[burialOrder.removeFirst()] = nil }
+    }
+
+    /// A buried socket seen again: it was not closed; its close is no longer counted.
+    mutating func exhume(_ identity: UInt64) -> Cookie? {
+        guard let cookie = buried.removeValue(forKey: identity) else { return nil }
+        if let i = stats.firstIndex(where: { $0.cookie == cookie }), stats[i][.closed] > 0 { stats[i][.closed] -= 1 }
+        return cookie
     }
 }
 
 extension Stat {
-    mutating func count(_ counter: Book.Counter, failed: Bool) {
-        switch (counter, failed) {
-        case (.opened, false): opened += 1
-        case (.opened, true): openFailed += 1
-        case (.connected, false): connected += 1
-        case (.connected, true): connectFailed += 1
-        case (.listened, false): listened += 1
-        case (.listened, true): listenFailed += 1
-        case (.accepted, false): accepted += 1
-        case (.accepted, true): acceptFailed += 1
-        case (.closed, false): closed += 1
-        case (.closed, true): closeFailed += 1
-        }
+    /// Counts one call: `counter` when it succeeded, its failure twin when not.
+    mutating func count(_ counter: Counter, failed: Bool) {
+        self[failed ? counter.failure : counter] += 1
     }
 }

@@ -11,7 +11,7 @@ public enum Waiting {
 
     /// Calls `observer` each time code on this thread says it will wait, until `stopObserving`
     /// on this thread.
-    public static func observe(_ observer: @escaping () -> Void) {
+    package static func observe(_ observer: @escaping () -> Void) {
         stopObserving()
         let box = Unmanaged.passRetained(Observer(observer)).toOpaque()
         st_set_wait_observer({ context in
@@ -19,7 +19,7 @@ public enum Waiting {
         }, box)
     }
 
-    public static func stopObserving() {
+    package static func stopObserving() {
         guard let context = st_wait_observer_get_context() else { return }
         st_set_wait_observer(nil, nil)
         Unmanaged<Observer>.fromOpaque(context).release()

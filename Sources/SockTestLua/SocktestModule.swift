@@ -157,15 +157,11 @@ enum SocktestModule {
             let stats = args.runtime.sw.stats()
             lua_createtable(L, Int32(stats.count), 0)
             for (i, stat) in stats.enumerated() {
-                lua_createtable(L, 0, 13)
-                for (name, value) in [
-                    ("family", Int64(stat.family)), ("type", Int64(stat.type)), ("protocol", Int64(stat.protocol)),
-                    ("opened", Int64(stat.opened)), ("connected", Int64(stat.connected)),
-                    ("listened", Int64(stat.listened)), ("accepted", Int64(stat.accepted)),
-                    ("closed", Int64(stat.closed)), ("openfailed", Int64(stat.openFailed)),
-                    ("connectfailed", Int64(stat.connectFailed)), ("listenfailed", Int64(stat.listenFailed)),
-                    ("acceptfailed", Int64(stat.acceptFailed)), ("closefailed", Int64(stat.closeFailed)),
-                ] { setField(L!, name, value) }
+                lua_createtable(L, 0, Int32(3 + Stat.Counter.allCases.count))
+                setField(L!, "family", Int64(stat.family))
+                setField(L!, "type", Int64(stat.type))
+                setField(L!, "protocol", Int64(stat.protocol))
+                for counter in Stat.Counter.allCases { setField(L!, counter.name, Int64(clamping: stat[counter])) }
                 luaL_setmetatable(L, statType)
                 lua_rawseti(L, -2, lua_Integer(i + 1))
             }
@@ -180,16 +176,7 @@ enum SocktestModule {
             var stat = Stat(cookie: Cookie(family: Int32(truncatingIfNeeded: field("family")),
                                            type: Int32(truncatingIfNeeded: field("type")),
                                            protocol: Int32(truncatingIfNeeded: field("protocol"))))
-            stat.opened = UInt64(clamping: field("opened"))
-            stat.connected = UInt64(clamping: field("connected"))
-            stat.listened = UInt64(clamping: field("listened"))
-            stat.accepted = UInt64(clamping: field("accepted"))
-            stat.closed = UInt64(clamping: field("closed"))
-            stat.openFailed = UInt64(clamping: field("openfailed"))
-            stat.connectFailed = UInt64(clamping: field("connectfailed"))
-            stat.listenFailed = UInt64(clamping: field("listenfailed"))
-            stat.acceptFailed = UInt64(clamping: field("acceptfailed"))
-            stat.closeFailed = UInt64(clamping: field("closefailed"))
+            for counter in Stat.Counter.allCases { stat[counter] = UInt64(clamping: field(counter.name)) }
             args.push(stat.description)
             return 1
         }

@@ -1,14 +1,24 @@
 import CLua
 import SockTestCore
+import Glibc
 
 /// The status object a filter sees (`so`): a userdata of type "socktest.status" that reads the
 /// call in flight in place (the caller's own `Call`, never a copy). One per slot, reused call
 /// after call (no allocation per call). Fields: op, fd, family, type, protocol, cookie, err,
-/// socket_err, addr, backlog, level, opt, flags. `err` and `socket_err` may be assigned in an
+/// socket_err, addr, backlog, level, opt, flags, pid, local_addr. `err` and `socket_err` may be assigned in an
 /// after-filter (nil, an errno name or a number); everything else is read-only. Outside its call
 /// the object reads as nil.
-enum StatusObject {
+package enum StatusObject {
     static let typeName = "socktest.status"
+
+    /// Every field a script can read, as it spells it: the one list `__index` answers from, that
+    /// `socktest-lua check` knows (`so.famly` is a mistake) and the annotations are tested against.
+    package enum Field: String, CaseIterable, Sendable {
+        case op, fd, family, type, `protocol`, cookie, err
+        case socketErr = "socket_err"
+        case addr, backlog, level, opt, flags, pid
+        case localAddr = "local_addr"
+    }
 
     /// The userdata's memory: which call it reads, and whether that call has run (an
     /// after-filter, which may write `err` and `socket_err`). Set and cleared under the guard.
@@ -48,21 +58,28 @@ enum StatusObject {
                 return 1
             }
             let cookie = call.pointee.status.cookie
-            switch try args.string(2) {
-            case "op": args.push(call.pointee.type.name)
-            case "fd": if let fd = call.pointee.fd { args.push(fd) } else { args.pushNil() }
-            case "family": args.push(cookie.family)
-            case "type": args.push(cookie.type)
-            case "protocol": args.push(cookie.protocol)
-            case "cookie": args.push(Int64(bitPattern: cookie.rawValue))
-            case "err": if let err = call.pointee.status.err { args.push(err.name) } else { args.pushNil() }
-            case "socket_err": if let err = call.pointee.status.socketErr { args.push(err.name) } else { args.pushNil() }
-            case "addr": args.push(call.pointee.address)
-            case "backlog": if let v = call.pointee.backlog { args.push(v) } else { args.pushNil() }
-            case "level": if let v = call.pointee.level { args.push(v) } else { args.pushNil() }
-            case "opt": if let v = call.pointee.option { args.push(v) } else { args.pushNil() }
-            case "flags": if let v = call.pointee.flags { args.push(v) } else { args.pushNil() }
-            default: args.pushNil()
+            guard let field = Field(rawValue: try args.string(2)) else {
+                args.pushNil()
+                return 1
+            }
+            switch field {
+            case .op: args.push(call.pointee.type.name)
+            case .fd: if let fd = call.pointee.fd { args.push(fd) } else { args.pushNil() }
+            case .family: args.push(cookie.family)
+            case .type: args.push(cookie.type)
+            case .protocol: args.push(cookie.protocol)
+            case .cookie: args.push(Int64(bitPattern: cookie.rawValue))
+            case .err: if let err = call.pointee.status.err { args.push(err.name) } else { args.pushNil() }
+            case .socketErr: if let err = call.pointee.status.socketErr { args.push(err.name) } else { args.pushNil() }
+            case .addr: args.push(call.pointee.address)
+            case .backlog: if let v = call.pointee.backlog { args.push(v) } else { args.pushNil() }
+            case .level: if let v = call.pointee.level { args.push(v) } else { args.pushNil() }
+            case .opt: if let v = call.pointee.option { args.push(v) } else { args.pushNil() }
+            case .flags: if let v = call.pointee.flags { args.push(v) } else { args.pushNil() }
+            case .pid: args.push(call.pointee.space == 0 ? getpid() : call.pointee.space)
+            // Asked of the system only when a script reads it (getsockname, on the program's
+            // socket through the supervisor for an external program).
+            case .localAddr: args.push(args.runtime.sw.localAddress(of: call.pointee))
             }
             return 1
         }

@@ -28,7 +28,7 @@ enum SwitchBindings {
     /// program under test opened); nil otherwise.
     private static func tracked(_ args: LuaArguments, _ i: Int32) throws(LuaRaise) -> Int32? {
         let fd = try args.int32(i)
-        return args.runtime.sw.isTracked(SocketKey(space: 0, fd: fd)) ? fd : nil
+        return args.runtime.sw.identity(of: SocketKey(space: 0, fd: fd)) != nil ? fd : nil
     }
 
     /// For calls whose success is just `true`.

@@ -4,21 +4,21 @@ import SockTestCore
 /// Connection attempts to an address, through the switch. One operation is an attempt: socket,
 /// connect (non-blocking with a timeout, completed with getsockopt(SO_ERROR), or blocking), close.
 /// Without `addr` it dials a listener of its own on 127.0.0.1 (outside the switch).
-public struct DialWorkload: Workload {
-    public static let name = "dial"
-    public static let summary = "connection attempts to an address"
-    public static let optionHelp = [
-        ("addr=HOST:PORT", "where to connect (default: its own listener on 127.0.0.1)"),
-        ("n=N", "attempts in all (default 10)"),
-        ("concurrency=N", "attempts at a time (default 1)"),
-        ("timeout=SECONDS", "how long a non-blocking connect may take (default 5)"),
-        ("blocking=BOOL", "use a blocking connect instead (default false)"),
+package struct DialWorkload: Workload {
+    package static let name = "dial"
+    package static let summary = "connection attempts to an address"
+    package static let options = [
+        WorkloadOption("addr", "HOST:PORT", "where to connect (default: its own listener on 127.0.0.1)"),
+        WorkloadOption("n", "N", "attempts in all (default 10)"),
+        WorkloadOption("concurrency", "N", "attempts at a time (default 1)"),
+        WorkloadOption("timeout", "SECONDS", "how long a non-blocking connect may take (default 5)"),
+        WorkloadOption("blocking", "BOOL", "use a blocking connect instead (default false)"),
     ]
 
     let address: SocketAddress?
     let attempts: Int, concurrency: Int, timeout: Double, blocking: Bool
 
-    public init(_ options: inout OptionReader) throws(UsageError) {
+    package init(_ options: inout OptionReader) throws(UsageError) {
         address = try options.address("addr")
         attempts = try options.int("n", default: 10, in: 1...1_000_000)
         concurrency = try options.int("concurrency", default: 1, in: 1...256)
@@ -26,7 +26,7 @@ public struct DialWorkload: Workload {
         blocking = try options.bool("blocking", default: false)
     }
 
-    public func run(on sw: Switch) -> WorkloadResult {
+    package func run(on sw: Switch) -> WorkloadResult {
         let target = address.map { (address: $0, stop: {}) } ?? Self.ownListener()
         let outcomes = OutcomeCollector()
         parallel(attempts, concurrency: concurrency) { [self] _ in

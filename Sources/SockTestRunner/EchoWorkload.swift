@@ -5,32 +5,34 @@ import SockTestCore
 /// One operation is a client session: dial, `rounds` round trips, close.
 /// The server behaves as a robust server should: it backs off on EMFILE/ENFILE, skips aborted
 /// connections, and keeps accepting.
-public struct EchoWorkload: Workload {
-    public static let name = "echo"
-    public static let summary = "a TCP echo server on 127.0.0.1 and clients doing round trips"
-    public static let optionHelp = [
-        ("clients=N", "client sessions in all (default 8)"),
-        ("rounds=N", "round trips per session (default 10)"),
-        ("concurrency=N", "sessions at a time (default 4)"),
+package struct EchoWorkload: Workload {
+    package static let name = "echo"
+    package static let summary = "a TCP echo server on 127.0.0.1 and clients doing round trips"
+    package static let options = [
+        WorkloadOption("clients", "N", "client sessions in all (default 8)"),
+        WorkloadOption("rounds", "N", "round trips per session (default 10)"),
+        WorkloadOption("concurrency", "N", "sessions at a time (default 4)"),
     ]
 
     let clients: Int, rounds: Int, concurrency: Int
 
-    public init(_ options: inout OptionReader) throws(UsageError) {
+    package init(_ options: inout OptionReader) throws(UsageError) {
         clients = try options.int("clients", default: 8, in: 1...100_000)
         rounds = try options.int("rounds", default: 10, in: 1...100_000)
         concurrency = try options.int("concurrency", default: 4, in: 1...256)
     }
 
-    public func run(on sw: Switch) -> WorkloadResult {
+    package func run(on sw: Switch) -> WorkloadResult {
         let outcomes = OutcomeCollector()
         let options = ["clients": "\(clients)", "rounds": "\(rounds)", "concurrency": "\(concurrency)"]
         let server: EchoServer
         do {
             server = try EchoServer(sw)
         } catch {
-            outcomes.failure("server: \(error.name)", seconds: 0)
-            return outcomes.result(name: Self.name, options: options, operation: "client session")
+            // No server, no sessions: say so rather than count a session that never ran.
+            var result = outcomes.result(name: Self.name, options: options, operation: "client session")
+            result.setupError = "the echo server could not start: \(error)"
+            return result
         }
         parallel(clients, concurrency: concurrency) { i in
             let start = monotonicSeconds()
@@ -77,20 +79,34 @@ final class EchoServer: Sendable {
     private let handlers = Locked<[WorkerThread]>([])
     private let acceptor = Locked<WorkerThread?>(nil)
 
-    init(_ sw: Switch) throws(Errno) {
+    /// Which of the server's set-up calls failed, and how: "bind: EADDRINUSE".
+    struct SetupError: Error, CustomStringConvertible {
+        let call: String, errno: Errno
+        var description: String { "\(call): \(errno.name)" }
+    }
+
+    init(_ sw: Switch) throws(SetupError) {
         self.sw = sw
-        listener = try sw.socket(family: AF_INET, type: LoopbackIO.stream)
+        var call = "socket"
         do {
+            listener = try sw.socket(family: AF_INET, type: LoopbackIO.stream)
+        } catch {
+            throw SetupError(call: call, errno: error)
+        }
+        do {
+            call = "bind"
             try sw.bind(listener, to: SocketAddress("127.0.0.1:0")!)
+            call = "listen"
             try sw.listen(listener, backlog: 128)
+            call = "getsockname"
             address = try sw.getsockname(listener)!
         } catch {
             try? sw.close(listener)
-            throw error
+            throw SetupError(call: call, errno: error)
         }
         guard let thread = WorkerThread.start({ [self] in acceptLoop() }) else {
             try? sw.close(listener)
-            throw .resourceTemporarilyUnavailable
+            throw SetupError(call: "pthread_create", errno: .resourceTemporarilyUnavailable)
         }
         acceptor.withLock { $0 = thread }
     }

@@ -1,11 +1,11 @@
 import SockTestLua
 
 /// "NAME:k=v,k=v" — how the command line names a workload or a recipe with its options.
-public struct NamedOptions: Sendable, Equatable, CustomStringConvertible {
-    public let name: String
-    public let options: [(key: String, value: String)]
+package struct NamedOptions: Sendable, Equatable, CustomStringConvertible {
+    package let name: String
+    package let options: [(key: String, value: String)]
 
-    public init(parsing text: String) throws(UsageError) {
+    package init(parsing text: String) throws(UsageError) {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         name = String(parts[0])
         guard !name.isEmpty else { throw UsageError("'\(text)': a name is missing before ':'") }
@@ -25,19 +25,19 @@ public struct NamedOptions: Sendable, Equatable, CustomStringConvertible {
         self.options = options
     }
 
-    public var description: String {
+    package var description: String {
         options.isEmpty ? name : name + ":" + options.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
-    public static func == (a: NamedOptions, b: NamedOptions) -> Bool { a.description == b.description }
+    package static func == (a: NamedOptions, b: NamedOptions) -> Bool { a.description == b.description }
 
     /// Options as Lua values ("3" → 3, "0.5" → 0.5, "true" → true, else a string).
-    public var luaOptions: [(String, LuaValue)] { options.map { ($0.key, LuaValue(parsing: $0.value)) } }
+    package var luaOptions: [(String, LuaValue)] { options.map { ($0.key, LuaValue(parsing: $0.value)) } }
 }
 
 /// A mistake on the command line: the tool says what and exits 2.
-public struct UsageError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct UsageError: Error, CustomStringConvertible, Sendable {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }

@@ -5,24 +5,24 @@ import Foundation
 /// each folder of $SOCKTEST_LUA_PATH (colon-separated); `PREFIX/share/socktest-lua` next to an
 /// installed `PREFIX/bin/socktest-lua`; and, for a build in a checkout, the `scripts/` folder
 /// of the checkout the executable sits in (up to six folders above it).
-public struct RecipeLibrary: Sendable {
-    public struct Recipe: Sendable {
-        public let name: String
-        public let description: String
-        public let path: String
+package struct RecipeLibrary: Sendable {
+    package struct Recipe: Sendable {
+        package let name: String
+        package let description: String
+        package let path: String
     }
 
     /// The folders that hold `recipes/`, in search order.
-    public let roots: [String]
+    package let roots: [String]
     /// Every folder looked in, found or not (for the error when none was).
-    public let searched: [String]
+    package let searched: [String]
 
-    public init(roots: [String], searched: [String]? = nil) {
+    package init(roots: [String], searched: [String]? = nil) {
         self.roots = roots
         self.searched = searched ?? roots
     }
 
-    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
                               executable: String = CommandLine.executablePath) -> RecipeLibrary {
         var roots: [String] = []
         if let path = environment["SOCKTEST_LUA_PATH"] {
@@ -44,20 +44,20 @@ public struct RecipeLibrary: Sendable {
     }
 
     /// Why there is no recipe called `name`: the names there are, or where none was found.
-    public func unknown(_ name: String) -> String {
+    package func unknown(_ name: String) -> String {
         let known = recipes().map(\.name)
         guard !known.isEmpty else { return "unknown recipe '\(name)': \(noneFound)" }
         return "unknown recipe '\(name)' (known: \(known.joined(separator: ", ")))"
     }
 
     /// No recipes anywhere: where they were looked for, and how to point at them.
-    public var noneFound: String {
+    package var noneFound: String {
         "no recipes found (looked in \(searched.map { $0 + "/recipes" }.joined(separator: ", "))); "
             + "set SOCKTEST_LUA_PATH to a folder holding recipes/"
     }
 
     /// Every recipe, by name; the first root that has a name wins.
-    public func recipes() -> [Recipe] {
+    package func recipes() -> [Recipe] {
         var seen: [String: Recipe] = [:]
         for root in roots {
             let folder = root + "/recipes"
@@ -71,10 +71,10 @@ public struct RecipeLibrary: Sendable {
         return seen.values.sorted { $0.name < $1.name }
     }
 
-    public func recipe(named name: String) -> Recipe? { recipes().first { $0.name == name } }
+    package func recipe(named name: String) -> Recipe? { recipes().first { $0.name == name } }
 
     /// A recipe's documentation: its leading comment block, without the comment marks.
-    public func documentation(of name: String) -> String? {
+    package func documentation(of name: String) -> String? {
         recipe(named: name).map { Self.header(of: $0.path).joined(separator: "\n") }
     }
 
@@ -93,7 +93,7 @@ public struct RecipeLibrary: Sendable {
 
 extension CommandLine {
     /// This executable's real path (/proc/self/exe), whatever the working directory.
-    public static var executablePath: String {
+    package static var executablePath: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
     }
 }

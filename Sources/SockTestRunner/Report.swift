@@ -2,43 +2,59 @@ import Foundation
 import SockTestCore
 import SockTestLua
 
-/// What `run` prints: the per-cookie stats in the seed's text form, the sockets left open, what
+/// What `run` prints: the per-cookie stats in Go's socktest text form, the sockets left open, what
 /// each filter did, the workload's outcomes, and script errors. `text` for people, `json` for
 /// programs (the same content; schema in the README).
-public struct Report: Codable, Sendable {
-    public struct StatEntry: Codable, Sendable {
-        public var text: String
-        public var family: Int32, type: Int32, `protocol`: Int32
-        public var opened: UInt64, connected: UInt64, listened: UInt64, accepted: UInt64, closed: UInt64
-        public var openfailed: UInt64, connectfailed: UInt64, listenfailed: UInt64, acceptfailed: UInt64, closefailed: UInt64
+package struct Report: Encodable, Sendable {
+    /// One cookie's statistics: its text form, the cookie's parts, and each of `Stat.Counter`
+    /// under its Go name, flat in one JSON object.
+    package struct StatEntry: Encodable, Sendable {
+        package let stat: Stat
+
+        private struct Key: CodingKey {
+            let stringValue: String
+            init(_ name: String) { stringValue = name }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(stat.description, forKey: Key("text"))
+            try container.encode(stat.family, forKey: Key("family"))
+            try container.encode(stat.type, forKey: Key("type"))
+            try container.encode(stat.protocol, forKey: Key("protocol"))
+            for counter in Stat.Counter.allCases { try container.encode(stat[counter], forKey: Key(counter.name)) }
+        }
     }
 
-    public struct Leak: Codable, Sendable {
+    package struct Leak: Encodable, Sendable {
         /// The program's process id for a supervised program's socket; nil for the tool's own.
-        public var pid: Int32?
-        public var fd: Int32
-        public var text: String
-        public var err: String?
-        public var socketErr: String?
+        package var pid: Int32?
+        package var fd: Int32
+        package var text: String
+        package var err: String?
+        package var socketErr: String?
         enum CodingKeys: String, CodingKey { case pid, fd, text, err, socketErr = "socket_err" }
     }
 
-    public struct FilterEntry: Codable, Sendable {
-        public var seen: Int, failed: Int, delayed: Int, rewritten: Int, errors: Int
+    package struct FilterEntry: Encodable, Sendable {
+        package var seen: Int, failed: Int, delayed: Int, rewritten: Int, errors: Int
     }
 
-    public var script: String?
-    public var recipes: [String]
-    public var seed: UInt64
-    public var command: [String]?
+    package var script: String?
+    package var recipes: [String]
+    package var seed: UInt64
+    package var command: [String]?
     /// How the command ended: "exited with status 0", "killed by signal 9 (Killed)".
-    public var commandStatus: String?
-    public var workload: WorkloadResult?
-    public var stats: [StatEntry]
-    public var leaks: [Leak]
-    public var filters: [String: FilterEntry]
-    public var scriptErrors: [String]
-    public var exitStatus: Int32
+    package var commandStatus: String?
+    package var workload: WorkloadResult?
+    package var stats: [StatEntry]
+    package var leaks: [Leak]
+    package var filters: [String: FilterEntry]
+    package var scriptErrors: [String]
+    package var exitStatus: Int32
 
     enum CodingKeys: String, CodingKey {
         case script, recipes, seed, command, workload, stats, leaks, filters
@@ -55,12 +71,7 @@ public struct Report: Codable, Sendable {
         seed = request.seed
         command = request.command.isEmpty ? nil : request.command
         self.workload = workload
-        stats = sw.stats().map { s in
-            StatEntry(text: s.description, family: s.family, type: s.type, protocol: s.protocol,
-                      opened: s.opened, connected: s.connected, listened: s.listened, accepted: s.accepted,
-                      closed: s.closed, openfailed: s.openFailed, connectfailed: s.connectFailed,
-                      listenfailed: s.listenFailed, acceptfailed: s.acceptFailed, closefailed: s.closeFailed)
-        }
+        stats = sw.stats().map(StatEntry.init)
         leaks = sw.allSockets().sorted { $0.key < $1.key }.map { key, status in
             Leak(pid: key.space == 0 ? nil : key.space, fd: key.fd, text: status.description,
                  err: status.err?.name, socketErr: status.socketErr?.name)
@@ -75,13 +86,13 @@ public struct Report: Codable, Sendable {
         self.exitStatus = exitStatus
     }
 
-    public var json: String {
+    package var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    public var text: String {
+    package var text: String {
         var out: [String] = []
         var what = [script.map { "script \($0)" }, recipes.isEmpty ? nil : "recipes \(recipes.joined(separator: " "))"]
             .compactMap { $0 }.joined(separator: ", ")
@@ -92,17 +103,16 @@ public struct Report: Codable, Sendable {
             let options = w.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
             out.append("")
             out.append("workload \(w.name) (\(options))")
-            out.append("  \(w.total) \(w.operation)\(w.total == 1 ? "" : "s"): \(w.succeeded) succeeded, \(w.total - w.succeeded) failed")
-            for (error, n) in w.failed.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
-                out.append("    \(error): \(n)")
+            if let setupError = w.setupError {
+                out.append("  not run: \(setupError)")
+            } else {
+                out.append(contentsOf: Self.outcomes(w))
             }
-            let l = w.latencyMs
-            out.append(String(format: "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", l.p50, l.p90, l.p99, l.max))
         }
 
         out.append("")
         out.append("stats:")
-        out.append(contentsOf: stats.isEmpty ? ["  (no socket calls through the switch)"] : stats.map { "  " + $0.text })
+        out.append(contentsOf: stats.isEmpty ? ["  (no socket calls through the switch)"] : stats.map { "  \($0.stat)" })
 
         out.append("")
         out.append("filters:")
@@ -131,5 +141,16 @@ public struct Report: Codable, Sendable {
             out.append("script errors: \(scriptErrors.count) (details on stderr)")
         }
         return out.joined(separator: "\n")
+    }
+
+    /// A workload's operations: how many, how they failed, how long they took.
+    private static func outcomes(_ w: WorkloadResult) -> [String] {
+        var out = ["  \(w.total) \(w.operation)\(w.total == 1 ? "" : "s"): \(w.succeeded) succeeded, \(w.total - w.succeeded) failed"]
+        for (error, n) in w.failed.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+            out.append("    \(error): \(n)")
+        }
+        let l = w.latencyMs
+        out.append(String(format: "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", l.p50, l.p90, l.p99, l.max))
+        return out
     }
 }

@@ -4,42 +4,50 @@ import SockTestLua
 import SockTestSupervisor
 
 /// What `socktest-lua run` was asked to do.
-public struct RunRequest: Sendable {
-    public var script: String?
-    public var recipes: [NamedOptions] = []
-    public var seed: UInt64 = 1
-    public var workload: NamedOptions?
-    public var command: [String] = []
-    public var limits = LuaHost.Limits()
+package struct RunRequest: Sendable {
+    package var script: String?
+    package var recipes: [NamedOptions] = []
+    package var seed: UInt64 = 1
+    package var workload: NamedOptions?
+    package var command: [String] = []
+    package var limits = LuaHost.Limits()
     /// What the script may reach beyond the sandbox (`--allow`).
-    public var allow: Allowances = []
+    package var allow: Allowances = []
     /// With a command: a script error makes the run exit `Runner.strictStatus` (`--strict`).
-    public var strict = false
+    package var strict = false
     /// Lua code holding the Lua state this long without returning is stopped (the watchdog).
-    public var holdSeconds = 5.0
+    package var holdSeconds = 5.0
 
-    public init(script: String?) { self.script = script }
+    package init(script: String?) { self.script = script }
 }
 
 /// How a run ended: the report, the errors for stderr, and the exit status.
-public struct RunOutcome: Sendable {
-    public let report: Report
-    public let errors: [String]
-    public var exitStatus: Int32 { report.exitStatus }
+package struct RunOutcome: Sendable {
+    package let report: Report
+    package let errors: [String]
+    /// How the COMMAND ended, if there was one.
+    var termination: Termination? = nil
+    package var exitStatus: Int32 { report.exitStatus }
+
+    /// Whether a signal killed the COMMAND (said on stderr, as a shell would).
+    package var commandWasKilled: Bool {
+        if case .signaled = termination { return true }
+        return false
+    }
 }
 
 /// Runs a script (and recipes) against a workload: the whole of `socktest-lua run` but the
 /// argument parsing. Usage mistakes throw before anything runs; script errors end up in the
 /// outcome (exit status 1).
-public enum Runner {
+package enum Runner {
     /// The exit status of a run with a command when the script failed and `--strict` was given,
     /// or when the watchdog stopped the run (the program was killed, its status means nothing).
-    public static let strictStatus: Int32 = 3
+    package static let strictStatus: Int32 = 3
 
     /// `stopped` is called (on the watchdog's thread) with the outcome of a run that Lua code
     /// stuck in one C call has ended: print it and exit, for nothing can unwind the stuck thread.
-    public static func run(_ request: RunRequest, library: RecipeLibrary,
-                           stopped: @escaping @Sendable (RunOutcome) -> Void = { _ in }) throws(UsageError) -> RunOutcome {
+    package static func run(_ request: RunRequest, library: RecipeLibrary,
+                            stopped: @escaping @Sendable (RunOutcome) -> Void = { _ in }) throws(UsageError) -> RunOutcome {
         let workload = try request.workload.map { spec throws(UsageError) in try Workloads.make(spec) }
         let recipes = try validate(request, library: library)
 
@@ -75,13 +83,15 @@ public enum Runner {
             if let script = request.script { try lua.load(file: script) }
             result = workload?.run(on: sw)
             if !request.command.isEmpty {
+                let supervisor: Supervisor
                 do {
-                    let supervisor = try Supervisor(switch: sw, command: request.command)
+                    supervisor = try Supervisor(switch: sw, command: request.command)
                     program.withLock { $0 = supervisor.pid }
-                    termination = supervisor.run()
+                    termination = try supervisor.run()
                 } catch {
                     throw UsageError(error.message)   // no such program, or a kernel without the feature
                 }
+                errors += supervisor.scriptProblems
             }
         } catch let error as UsageError {
             throw error
@@ -103,7 +113,7 @@ public enum Runner {
         let report = Report(request: request, sw: sw, host: host, workload: result, errors: errors,
                             termination: termination?.description, exitStatus: status)
         host?.close()
-        return RunOutcome(report: report, errors: errors)
+        return RunOutcome(report: report, errors: errors, termination: termination)
     }
 
     /// The same error raised by many calls is reported once, with how often it happened.
@@ -142,16 +152,21 @@ public enum Runner {
         }
     }
 
-    /// Compiles a script without running it.
-    public static func check(_ script: String) throws(UsageError) -> LuaError? {
+    /// Compiles a script without running it, then looks for the mistakes `StaticCheck` can see:
+    /// each problem as "script.lua:12: ...", none when the script is fine.
+    package static func check(_ script: String) throws(UsageError) -> [String] {
         try checkScript(script)
+        guard let source = try? String(contentsOfFile: script, encoding: .utf8) else {
+            throw UsageError("cannot read \(script)")
+        }
         do {
             let host = try LuaHost(switch: Switch())
+            defer { host.close() }
             try host.compile(file: script)
-            return nil
         } catch {
-            return error
+            return [error.message]
         }
+        return StaticCheck.problems(in: source).map { "\(script):\($0)" }
     }
 }
 

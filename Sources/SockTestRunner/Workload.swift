@@ -1,57 +1,71 @@
 import SockTestCore
 
 /// A built-in workload: socket traffic through a switch, so a script's filters apply to it.
-public protocol Workload: Sendable {
+package protocol Workload: Sendable {
     static var name: String { get }
     /// One line for --help and errors.
     static var summary: String { get }
-    /// Its options: name and meaning (with the default).
-    static var optionHelp: [(String, String)] { get }
+    /// Its options, declared: the keys `--workload NAME:k=v` accepts, with their help.
+    static var options: [WorkloadOption] { get }
     init(_ options: inout OptionReader) throws(UsageError)
     func run(on sw: Switch) -> WorkloadResult
 }
 
 /// A workload type in the registry. Generic, not `any Workload.Type`: Swift 6.3.1's SILGen
 /// crashes on a typed-throws initializer called through an existential metatype.
-public struct WorkloadKind: Sendable {
-    public let name: String
-    public let summary: String
-    public let optionHelp: [(String, String)]
+package struct WorkloadKind: Sendable {
+    package let name: String
+    package let summary: String
+    package let options: [WorkloadOption]
     let make: @Sendable (inout OptionReader) throws(UsageError) -> any Workload
 
     init<W: Workload>(_: W.Type) {
         name = W.name
         summary = W.summary
-        optionHelp = W.optionHelp
+        options = W.options
         make = { (options: inout OptionReader) throws(UsageError) -> any Workload in try W(&options) }
     }
 }
 
-public enum Workloads {
-    public static let all = [WorkloadKind(EchoWorkload.self), WorkloadKind(DialWorkload.self)]
+package enum Workloads {
+    package static let all = [WorkloadKind(EchoWorkload.self), WorkloadKind(DialWorkload.self)]
 
     /// The workload a "NAME:k=v,..." names, with its options checked.
-    public static func make(_ spec: NamedOptions) throws(UsageError) -> any Workload {
+    package static func make(_ spec: NamedOptions) throws(UsageError) -> any Workload {
         guard let kind = all.first(where: { $0.name == spec.name }) else {
             throw UsageError("unknown workload '\(spec.name)' (known: \(all.map(\.name).joined(separator: ", ")))")
         }
         var reader = OptionReader(owner: "workload '\(spec.name)'", spec.options)
         let workload = try kind.make(&reader)
-        try reader.finish(known: kind.optionHelp.map { String($0.0.prefix { $0 != "=" }) })
+        try reader.finish(known: kind.options.map(\.key))
         return workload
     }
 
     /// The help text listing every workload and its options.
-    public static var help: String {
+    package static var help: String {
         all.map { kind in
             "  \(kind.name): \(kind.summary)\n"
-                + kind.optionHelp.map { "      \($0.0)  \($0.1)" }.joined(separator: "\n")
+                + kind.options.map { "      \($0.key)=\($0.value)  \($0.help)" }.joined(separator: "\n")
         }.joined(separator: "\n")
     }
 }
 
+/// One option of a workload: `key=VALUE` and what it means (with its default).
+package struct WorkloadOption: Sendable {
+    package let key: String
+    /// The kind of value, for help: "N", "SECONDS", "HOST:PORT".
+    package let value: String
+    package let help: String
+
+    init(_ key: String, _ value: String, _ help: String) {
+        self.key = key
+        self.value = value
+        self.help = help
+    }
+}
+
 /// Reads "k=v" options, checking types and ranges; unknown keys are an error naming the owner.
-public struct OptionReader {
+package struct OptionReader {
     let owner: String
     private var values: [String: String] = [:]
     private(set) var used: [String: String] = [:]

@@ -2,28 +2,32 @@ import SockTestCore
 
 /// What a workload saw: how many operations succeeded, how many failed with which error, and
 /// how long the operations took.
-public struct WorkloadResult: Sendable, Codable {
-    public var name: String
-    public var options: [String: String]
-    public var total = 0
-    public var succeeded = 0
+package struct WorkloadResult: Sendable, Codable {
+    package var name: String
+    package var options: [String: String]
+    package var total = 0
+    package var succeeded = 0
     /// Error name ("ECONNREFUSED", "ETIMEDOUT", "EOF", ...) → count.
-    public var failed: [String: Int] = [:]
-    public var latencyMs: Percentiles
+    package var failed: [String: Int] = [:]
+    package var latencyMs: Percentiles
     /// What one operation is, for the report ("client session", "connection attempt").
-    public var operation: String
+    package var operation: String
+    /// Why no operation ran, when the workload could not start (its server could not listen):
+    /// then `total` is 0, not a count of operations that never happened.
+    package var setupError: String?
 
     enum CodingKeys: String, CodingKey {
         case name, options, total, succeeded, failed, operation
         case latencyMs = "latency_ms"
+        case setupError = "setup_error"
     }
 }
 
 /// Latency percentiles (nearest rank), in milliseconds.
-public struct Percentiles: Sendable, Codable, Equatable {
-    public var p50 = 0.0, p90 = 0.0, p99 = 0.0, max = 0.0
+package struct Percentiles: Sendable, Codable, Equatable {
+    package var p50 = 0.0, p90 = 0.0, p99 = 0.0, max = 0.0
 
-    public init(seconds samples: [Double]) {
+    package init(seconds samples: [Double]) {
         let sorted = samples.sorted()
         guard !sorted.isEmpty else { return }
         func rank(_ p: Double) -> Double {

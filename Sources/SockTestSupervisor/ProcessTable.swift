@@ -3,105 +3,194 @@ import Glibc
 import SockTestCore
 
 /// The supervised processes: which process (thread group) a calling thread belongs to, a pidfd
-/// per process, and fork inheritance: the first time a process shows up, it inherits the
-/// tracked sockets of its parent (what fork copied), so a pre-forking server's workers see the
-/// master's listener as tracked.
+/// per process, and what the supervisor must remember about each to keep the switch's table
+/// true while the kernel makes the program's calls itself:
+/// - the sockets it is creating (a socket() or accept() let through, whose descriptor the
+///   supervisor sees only when the program first uses it: `Creation`);
+/// - a generation, moved on by calls that can change what a descriptor number names without
+///   the supervisor seeing it (close_range, dup2, dup3, exec): a descriptor known from an older
+///   generation is checked again before it is trusted.
 final class ProcessTable: Sendable {
+    /// A socket being made in a process: socket() (with its cookie) or accept() on a listener.
+    struct Creation {
+        enum Kind { case socket, accept(listener: UInt64, fd: Int32) }
+        let kind: Kind
+        let cookie: Cookie
+        /// Made on the program's behalf: the socket is known already.
+        var identity: UInt64 = 0
+        /// Tells creations apart (set when added).
+        var serial: UInt64 = 0
+    }
+
+    private struct Process {
+        var pidfd: Int32 = -1
+        var generation: UInt64 = 0
+        var creations: [Creation] = []
+        /// The generation each tracked descriptor was last confirmed in.
+        var confirmed: [Int32: UInt64] = [:]
+        var parent: Int32?
+        /// Listeners' local addresses, read once (accepted sockets share them).
+        var listenerAddresses: [UInt64: SocketAddress] = [:]
+    }
+
     private struct State {
         var tgidOfThread: [Int32: Int32] = [:]
-        /// Descriptors being created per process: answered to the program, not yet booked.
-        var creating: [Int32: Int] = [:]
-        var pidfds: [Int32: Int32] = [:]
-        var known: Set<Int32> = []
+        var processes: [Int32: Process] = [:]
+        var opened = 0
+        var serial: UInt64 = 0
     }
     private let state = Locked(State())
-    private let sw: Switch
 
-    init(switch sw: Switch, root: Int32) {
-        self.sw = sw
-        state.withLock { _ = $0.known.insert(root) }
+    /// Unmatched creations a process may owe before the oldest are dropped (calls the kernel
+    /// refused leave theirs behind).
+    static let creationsKept = 64
+
+    init(root: Int32) {
+        state.withLock { _ = $0.processes[root] = Process() }
     }
 
     /// The process of thread `tid`; nil when it is already gone.
     func process(of tid: Int32) -> Int32? {
         if let tgid = state.withLock({ $0.tgidOfThread[tid] }) { return tgid }
-        guard let (tgid, ppid) = Self.ids(of: tid) else { return nil }
-        let inherit = state.withLock { s -> Bool in
+        guard let tgid = Self.tgid(of: tid) else { return nil }
+        state.withLock { s in
             s.tgidOfThread[tid] = tgid
-            guard !s.known.contains(tgid) else { return false }
-            s.known.insert(tgid)
-            return s.known.contains(ppid)
+            if s.processes[tgid] == nil { s.processes[tgid] = Process() }
         }
-        if inherit { sw.inherit(tgid, from: ppid) { fd in st_same_file(ppid, fd, tgid, fd) == 1 } }
         return tgid
     }
 
-    /// Brackets the creation of a descriptor in `tgid` (socket, accept): the program may get
-    /// it (ADDFD answers at once) a moment before the switch has booked it.
-    func creating(in tgid: Int32, _ body: () -> Void) {
-        state.withLock { $0.creating[tgid, default: 0] += 1 }
-        defer { state.withLock { s in s.creating[tgid]! -= 1; if s.creating[tgid] == 0 { s.creating[tgid] = nil } } }
-        body()
+    /// The processes seen so far that are still running.
+    var live: [Int32] {
+        state.withLock { s in s.processes.keys.filter { kill($0, 0) == 0 || errno != ESRCH } }
     }
 
-    /// Whether the switch tracks `key`: when it does not but a descriptor is being created in that
-    /// process, waits (at most 10 ms) for the creation to be booked before answering no.
-    func isTracked(_ key: SocketKey) -> Bool {
-        if sw.isTracked(key) { return true }
-        let deadline = now() + 0.01
-        while state.withLock({ $0.creating[key.space] != nil }) && now() < deadline { sched_yield() }
-        return sw.isTracked(key)
+    // MARK: Generations
+
+    /// A call that may change what `tgid`'s descriptor numbers name is about to run.
+    func doubt(_ tgid: Int32) {
+        state.withLock { $0.processes[tgid]?.generation += 1 }
     }
+
+    func isConfirmed(_ key: SocketKey) -> Bool {
+        state.withLock { s in
+            guard let p = s.processes[key.space], let seen = p.confirmed[key.fd] else { return false }
+            return seen == p.generation
+        }
+    }
+
+    func confirm(_ key: SocketKey) {
+        state.withLock { s in
+            guard let generation = s.processes[key.space]?.generation else { return }
+            s.processes[key.space]!.confirmed[key.fd] = generation
+        }
+    }
+
+    func unconfirm(_ key: SocketKey) {
+        state.withLock { _ = $0.processes[key.space]?.confirmed.removeValue(forKey: key.fd) }
+    }
+
+    // MARK: Creations
+
+    func creating(_ creation: Creation, in tgid: Int32) {
+        state.withLock { s in
+            guard s.processes[tgid] != nil else { return }
+            var creation = creation
+            s.serial += 1
+            creation.serial = s.serial
+            s.processes[tgid]!.creations.append(creation)
+            if s.processes[tgid]!.creations.count > Self.creationsKept { s.processes[tgid]!.creations.removeFirst() }
+        }
+    }
+
+    /// Takes the creation `pick` chooses among `tgid`'s (the newest first). `pick` runs
+    /// unlocked (it may look at the program's descriptors).
+    func takeCreation(in tgid: Int32, _ pick: (Creation) -> Bool) -> Creation? {
+        let list = state.withLock { $0.processes[tgid]?.creations ?? [] }
+        for creation in list.reversed() where pick(creation) {
+            let taken = state.withLock { s -> Bool in
+                guard let index = s.processes[tgid]?.creations.firstIndex(where: { $0.serial == creation.serial }) else { return false }
+                s.processes[tgid]!.creations.remove(at: index)
+                return true
+            }
+            if taken { return creation }
+        }
+        return nil
+    }
+
+    /// Whether `tgid` owes creations (with `accepting`, accept() ones).
+    func creations(in tgid: Int32) -> [Creation] {
+        state.withLock { $0.processes[tgid]?.creations ?? [] }
+    }
+
+    /// The process `tgid` was forked from (read once).
+    func parent(of tgid: Int32) -> Int32? {
+        if let known = state.withLock({ $0.processes[tgid]?.parent }) { return known }
+        guard let parent = ProcFile.field("PPid", of: "/proc/\(tgid)/status").flatMap({ Int32($0) }) else { return nil }
+        state.withLock { _ = $0.processes[tgid]?.parent = parent }
+        return parent
+    }
+
+    func hasCreations(in tgid: Int32, accepting: Bool = false) -> Bool {
+        state.withLock { s in
+            guard let list = s.processes[tgid]?.creations else { return false }
+            guard accepting else { return !list.isEmpty }
+            return list.contains { if case .accept = $0.kind { true } else { false } }
+        }
+    }
+
+    func listenerAddress(_ identity: UInt64, in tgid: Int32, read: () -> SocketAddress?) -> SocketAddress? {
+        if let known = state.withLock({ $0.processes[tgid]?.listenerAddresses[identity] }) { return known }
+        guard let address = read() else { return nil }
+        state.withLock { _ = $0.processes[tgid]?.listenerAddresses[identity] = address }
+        return address
+    }
+
+    // MARK: Descriptors
 
     /// A pidfd for the process, opened once. Every 256 new ones, those of exited processes
     /// (a pidfd polls readable once its process is gone) are closed, so a server that forks
     /// a child per connection does not run the supervisor out of descriptors.
     func pidfd(_ tgid: Int32) -> Int32? {
         state.withLock { s in
-            if let fd = s.pidfds[tgid] { return fd }
+            if let fd = s.processes[tgid]?.pidfd, fd >= 0 { return fd }
             let fd = st_pidfd_open(tgid)
             guard fd >= 0 else { return nil }
-            s.pidfds[tgid] = fd
-            if s.pidfds.count % 256 == 0 { Self.forgetExited(&s) }
+            s.processes[tgid, default: Process()].pidfd = fd
+            s.opened += 1
+            if s.opened % 256 == 0 { Self.forgetExited(&s) }
             return fd
         }
     }
 
+    /// A process has exited: what was kept for it goes.
+    func exited(_ tgid: Int32) {
+        state.withLock { s in
+            if let fd = s.processes[tgid]?.pidfd, fd >= 0 { Glibc.close(fd) }
+            s.processes[tgid] = nil
+            s.tgidOfThread = s.tgidOfThread.filter { $0.value != tgid }
+        }
+    }
+
     private static func forgetExited(_ s: inout State) {
-        for (tgid, fd) in s.pidfds {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        for (tgid, process) in s.processes where process.pidfd >= 0 {
+            var p = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 0) > 0 else { continue }
-            Glibc.close(fd)
-            s.pidfds[tgid] = nil
+            Glibc.close(process.pidfd)
+            s.processes[tgid] = nil
             s.tgidOfThread = s.tgidOfThread.filter { $0.value != tgid }
         }
     }
 
     func closeAll() {
         state.withLock { s in
-            for fd in s.pidfds.values { Glibc.close(fd) }
-            s.pidfds.removeAll()
+            for process in s.processes.values where process.pidfd >= 0 { Glibc.close(process.pidfd) }
+            s.processes.removeAll()
         }
     }
 
-    /// Tgid and PPid from /proc/TID/status.
-    private static func ids(of tid: Int32) -> (Int32, Int32)? {
-        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return nil }
-        var tgid: Int32?, ppid: Int32?
-        for line in String(decoding: buffer[..<n], as: UTF8.self).split(separator: "\n") {
-            if line.hasPrefix("Tgid:") { tgid = Int32(line.dropFirst(5).trimmingSpaces) }
-            if line.hasPrefix("PPid:") { ppid = Int32(line.dropFirst(5).trimmingSpaces) }
-        }
-        guard let tgid, let ppid else { return nil }
-        return (tgid, ppid)
+    /// Tgid from /proc/TID/status.
+    private static func tgid(of tid: Int32) -> Int32? {
+        ProcFile.field("Tgid", of: "/proc/\(tid)/status").flatMap { Int32($0) }
     }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring { drop { $0 == " " || $0 == "\t" } }
 }

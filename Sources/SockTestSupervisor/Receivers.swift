@@ -19,11 +19,13 @@ final class Receivers: @unchecked Sendable {
     private var leader: pthread_t?
 
     private let listener: Int32
+    private let heldCalls: HeldCalls
     private let handle: @Sendable (st_notification, Lead) -> Void
 
     /// `handle` answers one call; it calls `lead.pass()` before anything that may wait.
-    init(listener: Int32, handle: @escaping @Sendable (st_notification, Lead) -> Void) {
+    init(listener: Int32, heldCalls: HeldCalls, handle: @escaping @Sendable (st_notification, Lead) -> Void) {
         self.listener = listener
+        self.heldCalls = heldCalls
         self.handle = handle
         pthread_mutex_init(condMutex, nil)
         pthread_cond_init(cond, nil)
@@ -52,6 +54,7 @@ final class Receivers: @unchecked Sendable {
 
     private func loop() {
         let lead = Lead(self)
+        lead.heldCalls = heldCalls
         Waiting.observe { [unowned lead] in lead.pass() }      // a filter about to wait
         defer {
             Waiting.stopObserving()
@@ -82,7 +85,10 @@ final class Receivers: @unchecked Sendable {
                 continue
             }
             lead.held = true
+            lead.call = n
             handle(n, lead)
+            lead.call = nil
+            lead.heldEntry = nil
             if lead.held {          // answered without waiting: lead on (taken again at the top)
                 locked { leading = false; leader = nil }
             }
@@ -133,9 +139,15 @@ final class Lead: @unchecked Sendable {
 
     deinit { if let alarm { st_alarm_delete(alarm) } }
 
-    /// Before waiting: let another thread take the next calls. Once per call; later calls of
-    /// it do nothing.
-    func pass() {
+    /// The call being answered, and its entry among the held calls once it waits.
+    var call: st_notification?
+    var heldEntry: HeldCalls.Entry?
+    var heldCalls: HeldCalls?
+
+    /// Before waiting: let another thread take the next calls, and let a restart of this call
+    /// (after a signal) resume it. Once per call; later calls of it do nothing.
+    func pass(holding: Bool = true) {
+        if holding, heldEntry == nil, let call, let heldCalls { heldEntry = heldCalls.hold(call) }
         guard held else { return }
         held = false
         receivers.passLead()

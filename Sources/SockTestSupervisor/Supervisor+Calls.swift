@@ -2,15 +2,25 @@ import CSupervisor
 import Glibc
 import SockTestCore
 
-/// One handler per trapped call. Each answers the notification exactly once: with the
-/// switch's result, or "continue" (let the kernel run it) for calls the switch does not track.
+/// One handler per trapped call. Each answers the notification exactly once (`Notification`
+/// is consumed by its answer).
+///
+/// The rule (SPEC §5): the kernel makes the call in the program's own context ("continue")
+/// whenever no after-filter needs its outcome. The supervisor runs the before-filter, books what
+/// it can see, and continues; only for an after-filter does it make the call on the program's
+/// behalf — and only when the program's context is the tool's, so the outcome is the one the
+/// program would have had. Otherwise it says so (a problem naming the call) and continues.
 extension Supervisor {
     func handle(_ n: st_notification, _ op: st_op, _ lead: Lead) {
+        if resume(n, lead) { return }
+        // A call a filter sees may be held (a delay): from now on a restart of it resumes it.
+        if let type = Self.filterType(op), sw.hasFilter(type) { lead.heldEntry = heldCalls.hold(n) }
         guard let space = processes.process(of: n.pid) else {
             _ = st_notif_continue(listener, n.id)
+            if let entry = lead.heldEntry { heldCalls.answered(entry) }
             return
         }
-        let call = Notification(supervisor: self, n: n, space: space, lead: lead)
+        let call = Notification(CallContext(supervisor: self, n: n, space: space, lead: lead))
         switch op {
         case ST_OP_SOCKET: call.socket()
         case ST_OP_BIND: call.address(.bind)
@@ -20,13 +30,279 @@ extension Supervisor {
         case ST_OP_ACCEPT4: call.accept(flags: Int32(truncatingIfNeeded: n.args.3))
         case ST_OP_GETSOCKOPT: call.getsockopt()
         case ST_OP_CLOSE: call.close()
+        case ST_OP_CLOSE_RANGE, ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT:
+            processes.doubt(space)
+            call.proceed()
+        case ST_OP_EXIT_GROUP:
+            books.scan(space, exiting: true)
+            call.proceed()
         default: call.proceed()
         }
     }
 }
 
-/// One trapped call of the program and the ways to answer it.
-struct Notification {
+extension Supervisor {
+    static func filterType(_ op: st_op) -> FilterType? {
+        switch op {
+        case ST_OP_SOCKET: .socket
+        case ST_OP_BIND: .bind
+        case ST_OP_CONNECT: .connect
+        case ST_OP_LISTEN: .listen
+        case ST_OP_ACCEPT, ST_OP_ACCEPT4: .accept
+        case ST_OP_GETSOCKOPT: .getsockopt
+        case ST_OP_CLOSE: .close
+        default: nil
+        }
+    }
+
+    /// A call the program makes again after a signal interrupted it while it was held: it gets
+    /// the held call's outcome, without running its filter again. False for any other call.
+    func resume(_ n: st_notification, _ lead: Lead) -> Bool {
+        let resumption = heldCalls.resume(n, while: { st_notif_valid(listener, n.id) != 0 }, willWait: {
+            lead.pass(holding: false)
+        })
+        guard case .resume(let entry, let outcome) = resumption else {
+            if case .gone = resumption { return true }
+            return false
+        }
+        let sent: Int32
+        switch outcome {
+        case .proceed: sent = st_notif_continue(listener, n.id)
+        case .result(.success(let value)): sent = st_notif_respond(listener, n.id, Int64(value), 0)
+        case .result(.failure(let err)): sent = st_notif_respond(listener, n.id, 0, err.rawValue)
+        }
+        if sent == 0 { heldCalls.answered(entry) }     // else interrupted again: kept for the next restart
+        return true
+    }
+}
+
+/// One trapped call of the program: answered exactly once, by one of the consuming answers.
+struct Notification: ~Copyable {
+    let c: CallContext
+    init(_ context: CallContext) { c = context }
+
+    var sw: Switch { c.supervisor.sw }
+    var listener: Int32 { c.supervisor.listener }
+    var books: ProgramBooks { c.supervisor.books }
+    var supervisor: Supervisor { c.supervisor }
+    var n: st_notification { c.n }
+    var space: Int32 { c.space }
+    var fd: Int32 { Int32(truncatingIfNeeded: c.n.args.0) }
+
+    // MARK: Answers (each consumes the call: one answer per notification)
+
+    consuming func proceed() { delivered(st_notif_continue(listener, n.id), .proceed) }
+
+    consuming func answer(_ result: Result<Int32, Errno>) {
+        switch result {
+        case .success(let value): delivered(st_notif_respond(listener, n.id, Int64(value), 0), .result(result))
+        case .failure(let err): delivered(st_notif_respond(listener, n.id, 0, err.rawValue), .result(result))
+        }
+    }
+
+    /// After an answer: a held call whose notification a signal took away keeps its outcome
+    /// for the call's restart (`HeldCalls`).
+    private func delivered(_ sent: Int32, _ outcome: HeldCalls.Outcome) {
+        guard let entry = c.lead.heldEntry else { return }
+        if sent != 0 && errno == ENOENT {
+            supervisor.heldCalls.abandoned(entry, outcome)
+        } else {
+            supervisor.heldCalls.answered(entry)
+        }
+    }
+
+    /// A descriptor-creating call made on the program's behalf was answered by ADDFD already
+    /// (or must still be answered with its failure).
+    consuming func answered(_ result: Result<Int32, Errno>, byAddfd: Bool) {
+        if byAddfd, case .success = result {
+            if let entry = c.lead.heldEntry { supervisor.heldCalls.answered(entry) }
+            return
+        }
+        if case .failure(.noSuchFileOrDirectory) = result, let entry = c.lead.heldEntry {
+            // The descriptor could not be handed over (the call was interrupted): it was closed,
+            // and the restart makes the call afresh.
+            supervisor.heldCalls.answered(entry)
+            return
+        }
+        answer(result)
+    }
+
+    // MARK: The calls
+
+    consuming func socket() {
+        let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
+        let family = Int32(truncatingIfNeeded: n.args.0)
+        let type = Int32(truncatingIfNeeded: n.args.1)
+        let proto = Int32(truncatingIfNeeded: n.args.2)
+        let cookie = Cookie(family: family, type: type, protocol: proto)
+        let creation = ProcessTable.Creation(kind: .socket, cookie: cookie)
+        var call = sw.programCall(.socket, space: space, fd: nil, cookie: cookie)
+        let admitted: Admitted?
+        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        guard let admitted, admitted.after != nil, c.mayActOnBehalf("socket()") else {
+            supervisor.processes.creating(creation, in: space)
+            return proceed()
+        }
+        let cloexec = Int32(SOCK_CLOEXEC.rawValue)
+        let outcome = Result { () throws(Errno) -> Int32 in try Sys.socket(family, type | cloexec, proto) }
+        if case .success(let local) = outcome, let identity = SocketIdentity.of(local) {
+            var made = creation
+            made.identity = identity
+            supervisor.processes.creating(made, in: space)
+        }
+        let result = Result { () throws(Errno) -> Int32 in
+            try sw.completeProgramCall(&call, outcome, admitted,
+                                       commit: { local throws(Errno) in try c.installAndAnswer(local, cloexec: type & cloexec != 0) })
+        }
+        if case .success(let target) = result { books.learnNow(SocketKey(space: space, fd: target)) }
+        answered(result, byAddfd: true)
+    }
+
+    /// bind and connect: the address comes from the program's memory. One the kernel would
+    /// refuse (a length of more than sockaddr_storage or less than 0, memory it cannot read) is
+    /// left to the kernel, so the program gets the kernel's own error.
+    consuming func address(_ type: FilterType) {
+        let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
+        let length = Int32(truncatingIfNeeded: n.args.2)
+        guard let key = books.tracked(space, fd) else { return proceed() }
+        guard sw.hasFilter(type), (0...Int32(MemoryLayout<sockaddr_storage>.size)).contains(length),
+              let bytes = c.read(n.args.1, Int(length)), let address = SocketAddress(bytes: bytes) else {
+            sw.continued(sw.programCall(type, space: space, fd: key.fd))
+            return proceed()
+        }
+        var call = sw.programCall(type, space: space, fd: key.fd, address: address)
+        let admitted: Admitted?
+        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        guard let admitted, admitted.after != nil, c.mayActOnBehalf("\(type)() to \(address)") else {
+            sw.continued(call)
+            return proceed()
+        }
+        let outcome = Result { () throws(Errno) -> Int32 in
+            try c.withCopy { copy throws(Errno) in
+                if type == .bind { return try Sys.bind(copy, address) }
+                return try c.connect(copy, address)
+            }
+        }
+        answer(Result { () throws(Errno) -> Int32 in try sw.completeProgramCall(&call, outcome, admitted) })
+    }
+
+    consuming func listen() {
+        let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
+        let backlog = Int32(truncatingIfNeeded: n.args.1)
+        guard let key = books.tracked(space, fd) else { return proceed() }
+        guard sw.hasFilter(.listen) else {
+            sw.continued(sw.programCall(.listen, space: space, fd: key.fd))
+            return proceed()
+        }
+        var call = sw.programCall(.listen, space: space, fd: key.fd, backlog: backlog)
+        let admitted: Admitted?
+        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        guard let admitted, admitted.after != nil, c.mayActOnBehalf("listen()") else {
+            sw.continued(call)
+            return proceed()
+        }
+        let outcome = Result { () throws(Errno) -> Int32 in
+            try c.withCopy { copy throws(Errno) in try Sys.listen(copy, backlog) }
+        }
+        answer(Result { () throws(Errno) -> Int32 in try sw.completeProgramCall(&call, outcome, admitted) })
+    }
+
+    consuming func accept(flags: Int32) {
+        let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
+        guard let key = books.tracked(space, fd), let listenerIdentity = sw.identity(of: key) else { return proceed() }
+        let cookie = sw.cookie(ofIdentity: listenerIdentity) ?? Cookie(rawValue: 0)
+        let creation = ProcessTable.Creation(kind: .accept(listener: listenerIdentity, fd: key.fd), cookie: cookie)
+        var call = sw.programCall(.accept, space: space, fd: key.fd, flags: flags)
+        let admitted: Admitted?
+        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        guard let admitted, admitted.after != nil else {
+            supervisor.processes.creating(creation, in: space)
+            return proceed()
+        }
+        // On the program's behalf, for the after-filter: the kernel's argument checks first.
+        let addressOut = n.args.1, lengthOut = n.args.2
+        if addressOut != 0 {
+            guard lengthOut != 0, let capacity = c.readInt32(lengthOut) else { return answer(.failure(.badAddress)) }
+            guard capacity >= 0 else { return answer(.failure(.invalidArgument)) }
+        }
+        let cloexec = Int32(SOCK_CLOEXEC.rawValue)
+        let outcome = Result { () throws(Errno) -> Int32 in
+            try c.withCopy { copy throws(Errno) in
+                try c.waitReadable(copy)
+                let (local, peer) = try Sys.accept(copy, flags | cloexec)
+                call.address = peer
+                return local
+            }
+        }
+        if case .success(let local) = outcome, let identity = SocketIdentity.of(local) {
+            var made = creation
+            made.identity = identity
+            supervisor.processes.creating(made, in: space)
+        }
+        let result = Result { () throws(Errno) -> Int32 in
+            try sw.completeProgramCall(&call, outcome, admitted, commit: { local throws(Errno) in
+                if addressOut != 0 {
+                    try c.writePeer((try? Sys.getpeername(local)) ?? nil, to: addressOut, length: lengthOut)
+                }
+                return try c.installAndAnswer(local, cloexec: flags & cloexec != 0)
+            })
+        }
+        if case .success(let target) = result { books.learnNow(SocketKey(space: space, fd: target)) }
+        answered(result, byAddfd: true)
+    }
+
+    consuming func getsockopt() {
+        let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
+        let level = Int32(truncatingIfNeeded: n.args.1), option = Int32(truncatingIfNeeded: n.args.2)
+        let valueOut = n.args.3, lengthOut = n.args.4
+        // Only integer options of tracked sockets; anything else the kernel answers itself.
+        guard sw.hasFilter(.getsockopt), c.readInt32(lengthOut) == 4, let key = books.tracked(space, fd) else { return proceed() }
+        var call = sw.programCall(.getsockopt, space: space, fd: key.fd, level: level, option: option)
+        let admitted: Admitted?
+        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        guard let admitted, admitted.after != nil, c.mayActOnBehalf("getsockopt()") else { return proceed() }
+        let outcome = Result { () throws(Errno) -> Int32 in
+            let value = try c.withCopy { copy throws(Errno) in try Sys.getsockoptInt(copy, level, option) }
+            call.observe(optionValue: value)
+            return value
+        }
+        answer(Result { () throws(Errno) -> Int32 in
+            let value = try sw.completeProgramCall(&call, outcome, admitted)
+            try c.write(valueOut, withUnsafeBytes(of: call.optionResult(value)) { Array($0) })
+            return 0
+        })
+    }
+
+    /// close: the kernel closes the descriptor itself ("continue") once the filters let it, and
+    /// the books let go of it first (so a number the program reuses at once is learned anew); a
+    /// filter that fails the close answers with its error and the descriptor stays open. An
+    /// after-filter sees the close as succeeded: Linux releases the descriptor even when close
+    /// reports an error.
+    consuming func close() {
+        guard let key = books.tracked(space, fd) else { return proceed() }
+        var call = sw.programCall(.close, space: space, fd: key.fd)
+        let admitted: Admitted?
+        do throws(Errno) { admitted = try sw.admitProgramCall(&call) } catch { return answer(.failure(error)) }
+        books.settle(key)
+        guard let admitted, admitted.after != nil else {
+            sw.forget(key)
+            return proceed()
+        }
+        let identity = sw.identity(of: key), cookie = call.status.cookie
+        do throws(Errno) {
+            _ = try sw.completeProgramCall(&call, .success(0), admitted)
+            proceed()
+        } catch {
+            // The program is told the close failed and keeps its descriptor: so do the books.
+            if let identity { sw.learn(key, identity: identity, cookie: cookie, origin: .copy) }
+            answer(.failure(error))
+        }
+    }
+}
+
+/// What answering a call needs besides the answer: the program's memory and descriptors, and
+/// the calls made on its behalf.
+struct CallContext {
     let supervisor: Supervisor
     let n: st_notification
     let space: Int32
@@ -34,21 +310,8 @@ struct Notification {
 
     var sw: Switch { supervisor.sw }
     var listener: Int32 { supervisor.listener }
+    var books: ProgramBooks { supervisor.books }
     var fd: Int32 { Int32(truncatingIfNeeded: n.args.0) }
-    var key: SocketKey { SocketKey(space: space, fd: fd) }
-
-    // MARK: Answers
-
-    func proceed() { _ = st_notif_continue(listener, n.id) }
-
-    func answer(_ result: Result<Int32, Errno>) {
-        switch result {
-        case .success(let value): _ = st_notif_respond(listener, n.id, Int64(value), 0)
-        case .failure(let err): _ = st_notif_respond(listener, n.id, 0, err.rawValue)
-        }
-    }
-
-    func answer(_ body: () throws(Errno) -> Int32) { answer(Result(catching: body)) }
 
     // MARK: The program's memory and descriptors
 
@@ -71,11 +334,8 @@ struct Notification {
 
     /// Runs `body` with the supervisor's own copy of the program's descriptor (the same socket).
     func withCopy(_ body: (Int32) throws(Errno) -> Int32) throws(Errno) -> Int32 {
-        guard let pidfd = supervisor.processes.pidfd(space) else { throw .noSuchProcess }
-        let copy = st_pidfd_getfd(pidfd, fd)
-        guard copy >= 0 else { throw Errno(rawValue: errno) }
-        defer { Glibc.close(copy) }
-        return try body(copy)
+        guard let copy = books.copy(space, fd) else { throw .badFileDescriptor }
+        return try body(copy.fd)
     }
 
     /// Puts our descriptor into the program and answers the call with its number there, in one
@@ -86,54 +346,20 @@ struct Notification {
         return target
     }
 
-    /// A call that creates a descriptor: `body` commits with `installAndAnswer`, which answers;
-    /// only a failure is left to answer here.
-    func creating(_ body: () throws(Errno) -> Int32) {
-        supervisor.processes.creating(in: space) {
-            do throws(Errno) { _ = try body() } catch { answer(.failure(error)) }
-        }
-    }
-
-    // MARK: The calls
-
-    func socket() {
-        let family = Int32(truncatingIfNeeded: n.args.0)
-        let type = Int32(truncatingIfNeeded: n.args.1)
-        let proto = Int32(truncatingIfNeeded: n.args.2)
-        let cloexec = Int32(SOCK_CLOEXEC.rawValue)
-        creating { () throws(Errno) -> Int32 in
-            try sw.intercept(
-                .socket, space: space, fd: nil, cookie: Cookie(family: family, type: type, protocol: proto),
-                perform: { _ throws(Errno) in try Sys.socket(family, type | cloexec, proto) },
-                commit: { local throws(Errno) in try installAndAnswer(local, cloexec: type & cloexec != 0) }
-            ).value
-        }
-    }
-
-    /// bind and connect: the address comes from the program's memory.
-    func address(_ type: FilterType) {
-        let length = Int(min(n.args.2, UInt64(MemoryLayout<sockaddr_storage>.size)))
-        guard supervisor.processes.isTracked(key), let bytes = read(n.args.1, length), let address = SocketAddress(bytes: bytes),
-              !Self.isRelativeUnixPath(address) else {
-            return proceed()    // untracked, unreadable, or a path relative to the program's cwd
-        }
-        answer { () throws(Errno) -> Int32 in
-            try sw.intercept(type, space: space, fd: fd, address: address, perform: { _ throws(Errno) in
-                try withCopy { copy throws(Errno) in
-                    if type == .bind { return try Sys.bind(copy, address) }
-                    return try connect(copy, address)
-                }
-            }).value
-        }
+    /// Whether the supervisor may make this call for the program: its context is the tool's.
+    /// When not, the problem is reported and the kernel makes the call without the after-filter.
+    func mayActOnBehalf(_ what: String) -> Bool {
+        guard let difference = ProgramContext.difference(space) else { return true }
+        supervisor.problem("\(what) in pid \(space): its after-filter did not run — the call needs the program's own \(difference), so the kernel made it (after-filters are run only where the tool can make the call as the program would)")
+        return false
     }
 
     /// A blocking connect usually ends at once (loopback: microseconds), so it is tried on this
     /// thread, cut short after 50 ms. One that really waits then waits after the lead has passed
     /// on: a second connect waits for the attempt in progress (TCP) or starts it afresh (unix),
     /// and returns its outcome. (Not 1 ms: arming an alarm due that soon reprograms the timer
-    /// device each time on this virtual machine; W2 under `run` measured 5.5× native with it,
-    /// 3.5× with 50 ms.)
-    private func connect(_ copy: Int32, _ address: SocketAddress) throws(Errno) -> Int32 {
+    /// device each time on this virtual machine.)
+    func connect(_ copy: Int32, _ address: SocketAddress) throws(Errno) -> Int32 {
         guard fcntl(copy, F_GETFL) & O_NONBLOCK == 0 else { return try Sys.connect(copy, address) }
         do {
             return try lead.briefly(0.05) { () throws(Errno) in try Sys.connect(copy, address) }
@@ -143,41 +369,10 @@ struct Notification {
         }
     }
 
-    func listen() {
-        guard supervisor.processes.isTracked(key) else { return proceed() }
-        let backlog = Int32(truncatingIfNeeded: n.args.1)
-        answer { () throws(Errno) -> Int32 in
-            try sw.intercept(.listen, space: space, fd: fd, backlog: backlog, perform: { _ throws(Errno) in
-                try withCopy { copy throws(Errno) in try Sys.listen(copy, backlog) }
-            }).value
-        }
-    }
-
-    func accept(flags: Int32) {
-        guard supervisor.processes.isTracked(key) else { return proceed() }
-        let cloexec = Int32(SOCK_CLOEXEC.rawValue)
-        let addressOut = n.args.1, lengthOut = n.args.2
-        creating { () throws(Errno) -> Int32 in
-            try sw.intercept(.accept, space: space, fd: fd, flags: flags, perform: { call throws(Errno) in
-                try withCopy { copy throws(Errno) in
-                    try waitReadable(copy)
-                    let (local, peer) = try Sys.accept(copy, flags | cloexec)
-                    call.address = peer
-                    return local
-                }
-            }, commit: { local throws(Errno) in
-                if addressOut != 0, lengthOut != 0 {
-                    try writePeer(supervisorPeer(local), to: addressOut, length: lengthOut)
-                }
-                return try installAndAnswer(local, cloexec: flags & cloexec != 0)
-            }).value
-        }
-    }
-
     /// A blocking listener: wait for a connection (letting another thread take the next calls
     /// when none is queued), giving up when the program's call is gone (it was interrupted, or
     /// the program exited).
-    private func waitReadable(_ copy: Int32) throws(Errno) {
+    func waitReadable(_ copy: Int32) throws(Errno) {
         guard fcntl(copy, F_GETFL) & O_NONBLOCK == 0 else { return }
         var p = pollfd(fd: copy, events: Int16(POLLIN), revents: 0)
         if poll(&p, 1, 0) > 0 { return }
@@ -189,47 +384,22 @@ struct Notification {
         }
     }
 
-    private func supervisorPeer(_ local: Int32) -> SocketAddress? { (try? Sys.getpeername(local)) ?? nil }
-
     /// accept's address out-parameters: as many bytes as the program's buffer holds, and the
     /// address's full length.
-    private func writePeer(_ peer: SocketAddress?, to address: UInt64, length lengthAddress: UInt64) throws(Errno) {
+    func writePeer(_ peer: SocketAddress?, to address: UInt64, length lengthAddress: UInt64) throws(Errno) {
         guard let capacity = readInt32(lengthAddress) else { throw .badAddress }
         let bytes = peer?.bytes ?? []
         if capacity > 0 && !bytes.isEmpty { try write(address, Array(bytes.prefix(Int(capacity)))) }
         try write(lengthAddress, withUnsafeBytes(of: Int32(bytes.count)) { Array($0) })
     }
 
-    func getsockopt() {
-        let level = Int32(truncatingIfNeeded: n.args.1), option = Int32(truncatingIfNeeded: n.args.2)
-        let valueOut = n.args.3, lengthOut = n.args.4
-        // Only integer options of tracked sockets; anything else the kernel answers itself.
-        guard supervisor.processes.isTracked(key), readInt32(lengthOut) == 4 else { return proceed() }
-        answer { () throws(Errno) -> Int32 in
-            let (value, call) = try sw.intercept(.getsockopt, space: space, fd: fd, level: level, option: option,
-                                                 perform: { call throws(Errno) in
-                let value = try withCopy { copy throws(Errno) in try Sys.getsockoptInt(copy, level, option) }
-                call.observe(optionValue: value)
-                return value
-            })
-            try write(valueOut, withUnsafeBytes(of: call.optionResult(value)) { Array($0) })
-            return 0
-        }
-    }
+}
 
-    /// close: the kernel closes the descriptor itself ("continue") once the filters let it;
-    /// a filter that fails the close answers with its error and the descriptor stays open.
-    func close() {
-        guard supervisor.processes.isTracked(key) else { return proceed() }
-        do {
-            _ = try sw.intercept(.close, space: space, fd: fd, perform: { _ throws(Errno) in 0 })
-            proceed()
-        } catch {
-            answer(.failure(error))
-        }
-    }
-
-    private static func isRelativeUnixPath(_ address: SocketAddress) -> Bool {
-        address.family == AF_UNIX && !address.description.hasPrefix("/") && !address.description.hasPrefix("@")
+enum SocketIdentity {
+    /// The inode of our own descriptor `fd` when it is a socket.
+    static func of(_ fd: Int32) -> UInt64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        return UInt64(info.st_ino)
     }
 }

@@ -33,28 +33,39 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// Runs an unmodified program (and all its threads and children) with its socket calls going
 /// through a `Switch`, using seccomp user notification: no LD_PRELOAD, static binaries too.
 ///
-/// The program's socket, bind, connect, listen, accept, accept4, getsockopt and close stop in
-/// the kernel and come to the supervisor. For a socket the switch tracks, the supervisor runs
-/// the call through the switch's pipeline, making the system call itself on a copy of the
-/// program's socket (pidfd_getfd) — so after-filters see the real outcome — and answers with
-/// the result; new descriptors are put into the program with SECCOMP_IOCTL_NOTIF_ADDFD, accept's
-/// peer address is written into the program's memory. Calls on other descriptors are let
-/// through untouched. A call is answered on the thread that received it; one about to wait (an
-/// accept with no client queued, a connect still blocked after 50 ms, a filter's delay or sleep)
-/// first hands the receiving of calls to another thread, so one waiting call does not stall
-/// the rest.
+/// The calls the books and the script's filters need stop in the kernel and come to the
+/// supervisor: socket, connect, listen, accept, accept4 and close always (what the table and
+/// the statistics must see), the calls that can change what a descriptor number names
+/// (close_range, dup2, dup3, exec) and exit_group (the process's sockets are read off /proc
+/// before it goes), and bind and getsockopt when the script set a filter for them. Each call runs its
+/// before-filter; then the kernel makes it in the program's own context ("continue") — unless
+/// an after-filter needs the outcome, when the supervisor makes it on the program's behalf on a
+/// copy of the program's socket (pidfd_getfd), puts a new descriptor into the program with
+/// SECCOMP_IOCTL_NOTIF_ADDFD, and answers with the result. See `Supervisor+Calls.swift`.
+///
+/// A call is answered on the thread that received it; one about to wait (a filter's delay or
+/// sleep, an accept or connect made on the program's behalf that blocks) first hands the
+/// receiving of calls to another thread, so one waiting call does not stall the rest.
 public final class Supervisor: @unchecked Sendable {
     let sw: Switch
     let listener: Int32
     /// The program's process id (and process group).
     public let pid: pid_t
     let processes: ProcessTable
+    let books: ProgramBooks
+    let heldCalls = HeldCalls()
+    private let execStatus: Int32
+    private let command: String
+    private let problems = Locked<[String]>([])
 
     /// Starts `command` (resolved on PATH) under supervision. It runs from the first
-    /// instruction with its socket calls trapped.
+    /// instruction with its socket calls trapped. The filter types set on `sw` now decide
+    /// whether bind and getsockopt are trapped: a filter for them set later (from inside
+    /// another filter) sees no calls when none was set when the program started.
     public init(switch sw: Switch, command: [String]) throws(SupervisorError) {
         precondition(!command.isEmpty)
         self.sw = sw
+        self.command = command[0]
         guard st_user_notif_available() != 0 else {
             throw SupervisorError(message: "this kernel lacks seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0+)", unavailable: true)
         }
@@ -65,37 +76,61 @@ public final class Supervisor: @unchecked Sendable {
         }
         st_become_subreaper()                   // orphaned grandchildren come to us to be reaped
 
-        var listener: Int32 = -1, stage: Int32 = 0, err: Int32 = 0
+        var listener: Int32 = -1, execStatus: Int32 = -1, stage: Int32 = 0, err: Int32 = 0
         let argv = command.map { strdup($0) } + [nil]
         let envp = Self.environment().map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }
-        let pid = st_spawn_supervised(path, argv, envp, &listener, &stage, &err)
-        let reason = String(cString: strerror(err))
+        let pid = st_spawn_supervised(path, argv, envp, Self.trapped(for: sw), &listener, &execStatus, &stage, &err)
         if pid < 0 {
             let unavailable = stage == Int32(ST_STAGE_SECCOMP.rawValue) || stage == Int32(ST_STAGE_NO_NEW_PRIVS.rawValue)
             let what = unavailable ? "the kernel refused the seccomp listener" : "could not start \(command[0])"
-            throw SupervisorError(message: "\(what): \(reason)", unavailable: unavailable)
-        }
-        if stage == Int32(ST_STAGE_EXEC.rawValue) {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            Glibc.close(listener)
-            throw SupervisorError(message: "cannot run \(command[0]): \(reason)", unavailable: false)
+            throw SupervisorError(message: "\(what): \(String(cString: strerror(err)))", unavailable: unavailable)
         }
         self.pid = pid
         self.listener = listener
-        processes = ProcessTable(switch: sw, root: pid)
+        self.execStatus = execStatus
+        processes = ProcessTable(root: pid)
+        books = ProgramBooks(switch: sw, processes: processes)
         _ = st_notif_sync_wakeup(listener)      // 6.6+: wake the program on our CPU (halves a round trip)
-        st_forward_signals(pid)                 // Ctrl-C reaches the program; we wait for it
+    }
+
+    /// The calls to trap: what the books need, and the filter types the script set.
+    static func trapped(for sw: Switch) -> UInt32 {
+        var ops: [st_op] = [ST_OP_SOCKET, ST_OP_CONNECT, ST_OP_LISTEN, ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_CLOSE,
+                            ST_OP_CLOSE_RANGE, ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT, ST_OP_EXIT_GROUP]
+        let optional: [(FilterType, st_op)] = [(.bind, ST_OP_BIND), (.getsockopt, ST_OP_GETSOCKOPT)]
+        ops += optional.filter { sw.hasFilter($0.0) }.map(\.1)
+        return ops.reduce(0) { $0 | (1 << $1.rawValue) }
+    }
+
+    /// What the supervisor could not do as the script asked (each says which call and why).
+    public var scriptProblems: [String] { problems.withLock { $0 } }
+
+    func problem(_ message: String) {
+        problems.withLock { list in
+            if list.count < 100 { list.append(message) }
+        }
     }
 
     /// Serves the program's calls until it exits, then stops what it left running. Returns
-    /// how it ended.
-    public func run() -> Termination {
-        let receivers = Receivers(listener: listener) { [self] n, lead in
+    /// how it ended; throws when the program could not be started (its exec failed).
+    public func run() throws(SupervisorError) -> Termination {
+        let receivers = Receivers(listener: listener, heldCalls: heldCalls) { [self] n, lead in
             handle(n, st_op(rawValue: UInt32(bitPattern: n.op)), lead)
         }
         receivers.start()
+        sw.supervise(books)
+        defer { sw.supervise(nil) }
+        var stage: Int32 = 0, err: Int32 = 0
+        if st_exec_outcome(execStatus, &stage, &err) != 0 {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            receivers.stop(within: 2)
+            Glibc.close(listener)
+            processes.closeAll()
+            throw SupervisorError(message: "cannot run \(command): \(String(cString: strerror(err)))", unavailable: false)
+        }
+        st_forward_signals(pid)                 // Ctrl-C reaches the program; we wait for it
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}     // Ctrl-C is forwarded, not ours
         kill(-pid, SIGKILL)                                          // nothing of the program outlives it

@@ -32,6 +32,10 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also measure external-program mode (needs cc, the socktest-lua binary, strace if present).")
     var external = false
     @Flag(help: "Also measure memory with 10,000 tracked sockets.") var memory = false
+    @Flag(help: "Also measure a real server (nginx, loaded by wrk) natively and supervised (needs nginx and wrk).")
+    var servers = false
+    @Option(help: "Seconds of load per real-server run.") var serverSeconds = 2.0
+    @Option(help: "Repetitions per real-server case.") var serverRepetitions = 5
     @Flag(help: "Print the results as JSON.") var json = false
 
     func run() throws {
@@ -43,6 +47,7 @@ struct Bench: ParsableCommand {
                                                 repetitions: repetitions)
             }
         }
+        if servers { results += try Servers.measure(seconds: serverSeconds, repetitions: serverRepetitions) }
         let mem = memory ? try Memory.measure(sockets: 10_000) : nil
         if json {
             let encoder = JSONEncoder()
@@ -63,7 +68,11 @@ struct Bench: ParsableCommand {
     }
 }
 
-enum Workload: String, Codable { case w0 = "W0", w1 = "W1", w2 = "W2" }
+enum Workload: String, Codable {
+    case w0 = "W0", w1 = "W1", w2 = "W2"
+    case nginxConnectionPerRequest = "HTTP, connection per request:"
+    case nginxKeepAlive = "HTTP, keep-alive:"
+}
 
 struct CaseResult: Codable {
     var workload: Workload
@@ -109,8 +118,4 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-func monotonicNs() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
-}
+func monotonicNs() -> Double { monotonicSeconds() * 1e9 }

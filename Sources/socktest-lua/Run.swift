@@ -87,7 +87,7 @@ struct Run: ParsableCommand {
 
     private static func emit(_ outcome: RunOutcome, json: Bool, command: [String]) {
         for error in outcome.errors { printError(error) }
-        if let status = outcome.report.commandStatus, status.hasPrefix("killed") {
+        if outcome.commandWasKilled, let status = outcome.report.commandStatus {
             printError("socktest-lua: \(command[0]) was \(status)")
         }
         print(json ? outcome.report.json : outcome.report.text)
@@ -96,14 +96,21 @@ struct Run: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a script and report syntax errors; runs nothing.")
+        abstract: "Compile a script and report its mistakes; runs nothing.",
+        discussion: """
+            Besides syntax errors, it reports with file:line what it can know without
+            running the script: an unknown filter type in socktest.set("...") or add,
+            an unknown errno name a filter returns as a literal, and a field the
+            status object does not have (so.famly).
+            """)
 
     @Argument(help: ArgumentHelp("The Lua script to check.", valueName: "SCRIPT.lua"))
     var script: String
 
     func run() throws {
-        if let error = try Runner.check(script) {
-            printError(error.message)
+        let problems = try Runner.check(script)
+        guard problems.isEmpty else {
+            problems.forEach(printError)
             throw ExitCode(1)
         }
         print("\(script): ok")

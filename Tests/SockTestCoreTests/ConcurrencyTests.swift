@@ -16,7 +16,7 @@ final class ConcurrencyTests: XCTestCase {
         let before = openSockets()
 
         // One thread keeps swapping the socket filter between "cancel" and none.
-        let setter = Thread {
+        let setter = WorkerThread {
             var n = 0
             while !done.load(ordering: .acquiring) && n < 1_000_000 {
                 n += 1
@@ -30,7 +30,6 @@ final class ConcurrencyTests: XCTestCase {
                 }
             }
         }
-        setter.start()
         runThreads(threads) { _ in
             for _ in 0..<rounds {
                 do {
@@ -47,35 +46,16 @@ final class ConcurrencyTests: XCTestCase {
 
         let stat = try XCTUnwrap(sw.stat(tcp4))
         XCTAssertEqual(errors.load(ordering: .relaxed), 0)
-        XCTAssertEqual(Int(stat.opened) + cancelled.load(ordering: .relaxed), threads * rounds)
-        XCTAssertEqual(stat.closed, stat.opened)
-        XCTAssertEqual(stat.openFailed + stat.closeFailed, 0)
+        XCTAssertEqual(Int(stat[.opened]) + cancelled.load(ordering: .relaxed), threads * rounds)
+        XCTAssertEqual(stat[.closed], stat[.opened])
+        XCTAssertEqual(stat[.openFailed] + stat[.closeFailed], 0)
         XCTAssertEqual(sw.sockets(), [:])
         XCTAssertEqual(openSockets(), before)
     }
 }
 
-/// A joinable thread (Foundation-free).
-final class Thread: @unchecked Sendable {
-    private var handle = pthread_t()
-    private let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-
-    func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        precondition(pthread_create(&handle, nil, { raw in
-            let thread = Unmanaged<Thread>.fromOpaque(raw!).takeRetainedValue()
-            thread.body()
-            return nil
-        }, box) == 0)
-    }
-
-    func join() { pthread_join(handle, nil) }
-}
-
 /// Runs `body(i)` for i in 0..<n, each on its own thread, and waits for all.
 func runThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let threads = (0..<n).map { i in Thread { body(i) } }
-    threads.forEach { $0.start() }
+    let threads = (0..<n).map { i in WorkerThread { body(i) } }
     threads.forEach { $0.join() }
 }

@@ -2,7 +2,7 @@ import Glibc
 import SockTestCore
 import XCTest
 
-/// The seed's text forms, to the letter.
+/// Go's socktest text forms, to the letter.
 final class TextFormTests: XCTestCase {
     func testStatText() throws {
         let sw = Switch()

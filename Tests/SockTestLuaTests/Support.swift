@@ -19,29 +19,12 @@ func makeHost(seed: UInt64 = 1, limits: LuaHost.Limits = LuaHost.Limits()) throw
     return (sw, try LuaHost(switch: sw, seed: seed, limits: limits, modulePaths: [Repo.luaTests + "/lib", Repo.root + "/scripts"]))
 }
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
+func now() -> Double { monotonicSeconds() }
 
 /// Runs `body(i)` for i in 0..<n, each on a thread of its own, and waits for all.
 func onThreads(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box: @unchecked Sendable {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var handles: [pthread_t] = []
-    for i in 0..<n {
-        var handle = pthread_t()
-        let box = Unmanaged.passRetained(Box { body(i) }).toOpaque()
-        precondition(pthread_create(&handle, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box) == 0)
-        handles.append(handle)
-    }
-    for handle in handles { pthread_join(handle, nil) }
+    let threads = (0..<n).map { i in WorkerThread { body(i) } }
+    threads.forEach { $0.join() }
 }
 
 let stream = Int32(SOCK_STREAM.rawValue)

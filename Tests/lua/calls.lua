@@ -29,7 +29,7 @@ check.raises("bad argument #2 to 'connect' %(invalid address 'nowhere'", st.conn
 check.raises("bad argument #1 to 'socket' %(number has no integer representation%)", st.socket, 1.5, 1)
 check.raises("bad argument #2 to 'bind' %(string expected, got no value%)", st.bind, fd2)
 
--- The table and the statistics, in the seed's text forms.
+-- The table and the statistics, in Go's socktest text forms.
 local sockets = st.sockets()
 -- fd2's last call was the accept that failed with EINVAL.
 check.eq(tostring(sockets[fd2]), "(inet4, stream, default): syscallerr=invalid argument, socketerr=<nil>", "socket status")

@@ -12,6 +12,7 @@
 -- as fatal takes the whole server down for one impatient client.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("accept-aborted", opts, {})
   if not (opts.nth or opts.every or opts.chance) then opts.every = 3 end

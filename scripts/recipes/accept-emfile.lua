@@ -11,6 +11,7 @@
 -- queued); it must not spin on accept at 100% CPU nor exit.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("accept-emfile", opts, {errno = "errno"}, {errno = "EMFILE"})
   if not (opts.nth or opts.every or opts.chance) then opts.every = 2 end

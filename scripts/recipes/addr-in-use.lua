@@ -13,6 +13,7 @@
 -- port when that is its documented behaviour); it must not run on without a listener.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("addr-in-use", opts, {op = "op", errno = "errno"}, {op = "bind", errno = "EADDRINUSE"})
   if opts.op ~= "bind" and opts.op ~= "listen" then

@@ -14,6 +14,7 @@
 -- A correct program does not retry close after EINTR on Linux; it logs EIO and moves on.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("close-fail", opts, {errno = "errno", really_close = "boolean"},
     {errno = "EINTR", really_close = true})

@@ -17,6 +17,7 @@
 local recipe = require("socktest.recipe")
 local st = socktest
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("connect-timeout", opts, {wait = "seconds", errno = "errno"},
     {wait = 1, errno = "ETIMEDOUT"})

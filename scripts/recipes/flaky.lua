@@ -12,11 +12,14 @@
 --   addr=HOST:PORT | port=N | family=...       which sockets (default: all)
 -- Example:
 --   socktest-lua run --recipe flaky:op=all,p=0.05 --workload echo:clients=50 --seed 42
+-- A failed close follows Linux: the descriptor is released all the same and the caller hears
+-- the error, so a program that rightly does not retry it leaks nothing.
 -- A correct program survives every single failure: it retries idempotent work, reports the
 -- rest, and never leaks a socket on an error path.
 local recipe = require("socktest.recipe")
 local st = socktest
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("flaky", opts, {op = "op", p = "probability", errors = "errnos"},
     {op = "connect", p = 0.1, errors = {"ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH"}})
@@ -25,8 +28,13 @@ return function(opts)
   end
   local matches = recipe.target(opts)
   local function filter(so)
-    if matches(so) and st.random() < opts.p then
-      return opts.errors[1 + math.floor(st.random() * #opts.errors)]
+    if not (matches(so) and st.random() < opts.p) then return end
+    local err = opts.errors[1 + math.floor(st.random() * #opts.errors)]
+    if so.op ~= "close" then return err end
+    -- close(2) on Linux releases the descriptor even when it reports an error: the close
+    -- happens, then the caller is told it failed (cancelling it would leave the socket open).
+    return function(after)
+      if after.err == nil then after.err = err end
     end
   end
   if opts.op == "all" then

@@ -11,6 +11,7 @@
 -- a tight loop), or moves on to the next address; it does not leak the socket it opened.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("refuse", opts, {errno = "errno"}, {errno = "ECONNREFUSED"})
   local fire = recipe.when(opts)

@@ -12,6 +12,7 @@
 -- must tolerate, and it does not serialise work behind one slow connect.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("slow-connect", opts, {latency = "seconds", jitter = "seconds"},
     {latency = 0.1, jitter = 0.05})

@@ -11,6 +11,7 @@
 -- sockets are closed; a leaking program stays broken.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("socket-exhaustion", opts, {after = "natural", errno = "errno"},
     {after = 4, errno = "EMFILE"})

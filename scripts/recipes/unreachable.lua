@@ -13,6 +13,7 @@
 -- and says which address failed and how.
 local recipe = require("socktest.recipe")
 
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("unreachable", opts, {errno = "errno"},
     {errno = "ENETUNREACH", family = socktest.AF_INET6})

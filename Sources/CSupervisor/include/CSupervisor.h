@@ -10,9 +10,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The calls the filter traps, as the supervisor names them. */
+/* The calls the filter can trap, as the supervisor names them: the socket calls, and the calls
+ * that change what a descriptor number names without showing it (close_range, dup2, dup3,
+ * exec) or end a process (exit_group). */
 enum st_op { ST_OP_OTHER = 0, ST_OP_SOCKET, ST_OP_BIND, ST_OP_CONNECT, ST_OP_LISTEN,
-             ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_GETSOCKOPT, ST_OP_CLOSE };
+             ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_GETSOCKOPT, ST_OP_CLOSE,
+             ST_OP_CLOSE_RANGE, ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT, ST_OP_EXIT_GROUP,
+             ST_OP_COUNT };
 
 typedef struct st_notification {
     uint64_t id;
@@ -25,11 +29,16 @@ typedef struct st_notification {
 enum st_spawn_stage { ST_STAGE_NONE = 0, ST_STAGE_FORK, ST_STAGE_SOCKETPAIR, ST_STAGE_NO_NEW_PRIVS,
                       ST_STAGE_SECCOMP, ST_STAGE_SEND, ST_STAGE_RECEIVE, ST_STAGE_EXEC };
 
-/* Starts `path` with `argv`/`envp` in a new process group under the filter. Returns the child's
- * pid and the notification listener in *listener, or -1 with *stage and *err saying why. When
- * exec fails the child has exited (status 127) and *stage is ST_STAGE_EXEC. */
-pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[],
-                          int *listener, int *stage, int *err);
+/* Starts `path` with `argv`/`envp` in a new process group under a filter that traps the calls
+ * whose bit (1 << op) is set in `ops`. Returns the child's pid, the notification listener in
+ * *listener and in *exec_status a descriptor for st_exec_outcome; or -1 with *stage and *err
+ * saying why. The child's exec (and its exit, when exec fails) may be trapped: start answering
+ * the listener's calls before asking st_exec_outcome. */
+pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[], uint32_t ops,
+                          int *listener, int *exec_status, int *stage, int *err);
+/* Waits for the child's exec: 0 when it ran, or -1 with *stage (ST_STAGE_EXEC) and *err when
+ * it failed (the child has then exited 127). Closes exec_status. */
+int st_exec_outcome(int exec_status, int *stage, int *err);
 
 /* Receives one notification (blocking); 0, or -1 with errno (ENOENT: the caller is gone). */
 int st_notif_recv(int listener, st_notification *out);

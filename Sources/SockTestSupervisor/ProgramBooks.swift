@@ -1,0 +1,180 @@
+import CSupervisor
+import Glibc
+import SockTestCore
+
+/// Keeps the switch's table of a supervised program's sockets true while the kernel makes the
+/// program's calls itself: a socket is known by its kernel object (its inode), learned the first
+/// time a trapped call shows its descriptor, and checked again whenever the descriptor number
+/// may have been given to something else since.
+///
+/// How a learned socket was made is matched against the creations the process owes (a socket()
+/// or accept() let through): the same socket again under another descriptor (dup, fork,
+/// SCM_RIGHTS) is a copy; a socket that matches none (socketpair, one received from outside the
+/// program) is not tracked, as in-process.
+final class ProgramBooks: ProgramSockets, @unchecked Sendable {
+    let sw: Switch
+    let processes: ProcessTable
+
+    init(switch sw: Switch, processes: ProcessTable) {
+        self.sw = sw
+        self.processes = processes
+    }
+
+    /// Our copy of `space`'s descriptor `fd`.
+    func copy(_ space: Int32, _ fd: Int32) -> SocketCopy? {
+        guard let pidfd = processes.pidfd(space) else { return nil }
+        return SocketCopy(pidfd: pidfd, fd: fd)
+    }
+
+    /// The tracked socket `space`'s descriptor `fd` names, learning it when the table does not
+    /// know it yet; nil when it names no tracked socket (a file, a pipe, a socket of no switch).
+    func tracked(_ space: Int32, _ fd: Int32) -> SocketKey? {
+        let key = SocketKey(space: space, fd: fd)
+        let known = sw.identity(of: key)
+        if known != nil && processes.isConfirmed(key) { return key }
+        guard let copy = copy(space, fd), let identity = copy.identity else {
+            if known != nil { forget(key) }
+            return nil
+        }
+        if identity == known {
+            processes.confirm(key)
+            return key
+        }
+        if known != nil { forget(key) }     // the number names another object now
+        guard learn(key, identity, copy) else { return nil }
+        processes.confirm(key)
+        return key
+    }
+
+    /// A descriptor the supervisor just put into the program (ADDFD): learned at once.
+    func learnNow(_ key: SocketKey) { _ = tracked(key.space, key.fd) }
+
+    private func forget(_ key: SocketKey) {
+        sw.forget(key)
+        processes.unconfirm(key)
+    }
+
+    /// Adds `key` (naming socket `identity`) to the table when the process made it (or holds a
+    /// known socket); false when it is not a socket the switch tracks.
+    private func learn(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
+        if let cookie = sw.cookie(ofIdentity: identity) {
+            sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
+            return true
+        }
+        if made(key, identity, copy) { return true }
+        // Made before a fork by the parent, which had not shown it yet.
+        guard let cookie = inheritedCookie(identity, in: key.space) else { return false }
+        sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
+        return true
+    }
+
+    /// Whether the process made the socket `identity` (a creation it owes matches): then it is
+    /// learned as opened or accepted.
+    private func made(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
+        guard processes.hasCreations(in: key.space) else { return false }
+        if let made = processes.takeCreation(in: key.space, { $0.identity == identity }) {
+            sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)
+            return true
+        }
+        guard let family = copy.family, let type = copy.type else { return false }
+        func shaped(_ cookie: Cookie) -> Bool { cookie.family == family && cookie.type & 0xff == type }
+        // accept(): the same shape, and the local address of the listener it was accepted on.
+        if processes.hasCreations(in: key.space, accepting: true), !copy.isListening, let local = copy.localAddress,
+           let made = processes.takeCreation(in: key.space, { creation in
+               guard creation.identity == 0, case .accept(let listener, let listenerFD) = creation.kind,
+                     shaped(creation.cookie) else { return false }
+               let address = processes.listenerAddress(listener, in: key.space) {
+                   self.copy(key.space, listenerFD)?.localAddress
+               }
+               return address.map { Self.accepted(local, on: $0) } ?? true
+           }) {
+            sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
+            return true
+        }
+        // socket(): the same family and type (and protocol, when one was asked for); among
+        // several, one whose SOCK_NONBLOCK matches the descriptor's mode now.
+        var proto: Int32??
+        let candidates = processes.creations(in: key.space).filter { creation in
+            guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
+            guard creation.cookie.protocol != 0 else { return true }
+            if proto == nil { proto = .some(copy.protocol) }
+            return proto! == creation.cookie.protocol
+        }
+        var chosen = candidates.last
+        if candidates.count > 1 {
+            let nonBlocking = copy.isNonBlocking
+            chosen = candidates.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosen
+        }
+        if let chosen, let made = processes.takeCreation(in: key.space, { $0.serial == chosen.serial }) {
+            sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
+            return true
+        }
+        return false
+    }
+
+    /// A socket a forked process holds that its parent made but had not shown yet: learned in
+    /// the parent first.
+    private func inheritedCookie(_ identity: UInt64, in space: Int32) -> Cookie? {
+        guard let parent = processes.parent(of: space), parent != space, processes.hasCreations(in: parent) else { return nil }
+        scan(parent, exiting: false)
+        return sw.cookie(ofIdentity: identity)
+    }
+
+    /// Whether a socket with local address `local` was accepted on a listener bound to
+    /// `listener` (the same address, or the same port on a wildcard address).
+    static func accepted(_ local: SocketAddress, on listener: SocketAddress) -> Bool {
+        let a = local.description, b = listener.description
+        if a == b { return true }
+        guard local.family != AF_UNIX, let portA = a.split(separator: ":").last, let portB = b.split(separator: ":").last,
+              portA == portB else { return false }
+        return b.hasPrefix("0.0.0.0:") || b.hasPrefix("[::]:")
+    }
+
+    /// Before a tracked descriptor is let go: the outcome of a connect or listen the kernel made
+    /// is read off the socket's state while it still exists.
+    func settle(_ key: SocketKey) {
+        let owed = sw.owed(key)
+        guard !owed.isEmpty, let copy = copy(key.space, key.fd) else { return }
+        sw.observe(key, connected: owed.contains(.connect) && copy.isConnected,
+                   listening: owed.contains(.listen) && copy.isListening)
+    }
+
+    /// Brings the books of process `space` up to date with its descriptor table: sockets not yet
+    /// learned are learned, descriptors that name something else now are let go. When the
+    /// process is exiting, what its sockets owe is settled too (they stay in the table: open at
+    /// the end, they are leaks).
+    func scan(_ space: Int32, exiting: Bool) {
+        let open = ProcFile.descriptors(of: space)
+        var seen = Set<Int32>()
+        for fd in open {
+            guard ProcFile.socketIdentity(pid: space, fd: fd) != nil else { continue }
+            if let key = tracked(space, fd) {
+                seen.insert(fd)
+                if exiting { settle(key) }
+            }
+        }
+        guard !open.isEmpty else { return }     // gone already: what /proc showed is all there is
+        for (fd, _) in sw.descriptors(of: space) where !seen.contains(fd) {
+            forget(SocketKey(space: space, fd: fd))
+        }
+    }
+
+    // MARK: ProgramSockets
+
+    func localAddress(of key: SocketKey) -> SocketAddress? {
+        copy(key.space, key.fd)?.localAddress
+    }
+
+    func refresh() {
+        for space in processes.live where processes.hasCreations(in: space) { scan(space, exiting: false) }
+    }
+}
+
+extension ProcessTable.Creation.Kind {
+    var origin: Switch.Origin {
+        switch self {
+        case .socket: .opened
+        case .accept: .accepted
+        }
+    }
+}
