@@ -150,6 +150,7 @@ function socktest.sockets() end
 ---@param protocol? integer
 ---@return integer? fd
 ---@return string? errname
+---@return integer? errno
 function socktest.socket(family, type, protocol) end
 
 ---bind(2) through the switch.
@@ -157,6 +158,7 @@ function socktest.socket(family, type, protocol) end
 ---@param addr socktest.Address
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.bind(fd, addr) end
 
 ---connect(2) through the switch (a non-blocking socket returns nil, "EINPROGRESS").
@@ -164,6 +166,7 @@ function socktest.bind(fd, addr) end
 ---@param addr socktest.Address
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.connect(fd, addr) end
 
 ---listen(2) through the switch.
@@ -171,6 +174,7 @@ function socktest.connect(fd, addr) end
 ---@param backlog? integer default 128
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.listen(fd, backlog) end
 
 ---accept4(2) through the switch.
@@ -186,24 +190,28 @@ function socktest.accept(fd, flags) end
 ---@param opt integer
 ---@return integer? value
 ---@return string? errname
+---@return integer? errno
 function socktest.getsockopt(fd, level, opt) end
 
 ---close(2) through the switch.
 ---@param fd integer
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.close(fd) end
 
 ---The socket's own address (unfiltered).
 ---@param fd integer
 ---@return socktest.Address? addr
 ---@return string? errname
+---@return integer? errno
 function socktest.getsockname(fd) end
 
 ---The peer's address (unfiltered).
 ---@param fd integer
 ---@return socktest.Address? addr
 ---@return string? errname
+---@return integer? errno
 function socktest.getpeername(fd) end
 
 ---Reads up to n bytes (unfiltered); "" at end of stream.
@@ -211,6 +219,7 @@ function socktest.getpeername(fd) end
 ---@param n? integer default 4096
 ---@return string? data
 ---@return string? errname
+---@return integer? errno
 function socktest.read(fd, n) end
 
 ---Writes s (unfiltered).
@@ -218,6 +227,7 @@ function socktest.read(fd, n) end
 ---@param s string
 ---@return integer? written
 ---@return string? errname
+---@return integer? errno
 function socktest.write(fd, s) end
 
 ---Every errno the platform defines, both ways: `errno.ECONNREFUSED == 111`, `errno[111] == "ECONNREFUSED"`.
