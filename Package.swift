@@ -30,7 +30,10 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .target(name: "SockTestLua", dependencies: ["CLua", "SockTestCore"]),
+        // lua/: the module's Lua parts, embedded into the binary at build time (LuaSources).
+        .target(name: "SockTestLua", dependencies: ["CLua", "SockTestCore"], exclude: ["lua"],
+                plugins: ["EmbedLua"]),
+        .plugin(name: "EmbedLua", capability: .buildTool()),
         // Starting a program under a seccomp filter, and the notification ioctls.
         .target(name: "CSupervisor"),
         // Runs an unmodified program with its socket calls going through a Switch.

@@ -33,6 +33,7 @@ static inline void st_remove(lua_State *L, int i) { lua_remove(L, i); }
 static inline const char *st_typename(lua_State *L, int i) { return luaL_typename(L, i); }
 static inline void st_gc_collect(lua_State *L) { lua_gc(L, LUA_GCCOLLECT); }
 static inline void *st_extraspace(lua_State *L) { return lua_getextraspace(L); }
+static inline int st_getmetatable(lua_State *L, const char *name) { return luaL_getmetatable(L, name); }
 
 /* ---- Raising errors after Swift has returned ---------------------------------------------- */
 
@@ -49,6 +50,12 @@ typedef struct st_alloc_state {
     size_t limit;       /* cap for script allocations; 0 = none */
     size_t peak;
     int enforce;        /* 1 while Lua code (not Swift) is running */
+    /* The instruction budget of the Lua code running now (in hook ticks), shared by every
+     * thread of the state: a coroutine a filter creates runs on the filter's budget. NULL or
+     * negative: unlimited (the script's top level). Set under the guard (st_setbudget). */
+    intptr_t *budget;
+    /* Set by a watchdog on another thread (st_interrupt): the next hook tick raises. */
+    volatile int interrupted;
 } st_alloc_state;
 
 static inline st_alloc_state *st_alloc_state_of(lua_State *L) {
@@ -58,13 +65,13 @@ static inline st_alloc_state *st_alloc_state_of(lua_State *L) {
 }
 
 /* Pushes "file:line: " of the script code that made the call: the innermost Lua level outside
- * the module's own Lua parts (chunk "=socktest"), so a misuse that socktest.net passes on to a
- * binding names the script's line, not the module's. */
+ * the module's own Lua parts (chunks "=socktest..."), so a misuse that socktest.net passes on
+ * to a binding names the script's line, not the module's. */
 static inline void st_where(lua_State *L) {
     lua_Debug ar;
     for (int level = 1; lua_getstack(L, level, &ar); level++) {
         lua_getinfo(L, "Sl", &ar);
-        if (ar.currentline > 0 && strcmp(ar.source, "=socktest") != 0) {
+        if (ar.currentline > 0 && strncmp(ar.source, "=socktest", 9) != 0) {
             lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
             return;
         }
@@ -126,12 +133,24 @@ static inline lua_State *st_newstate(st_alloc_state *a) { return lua_newstate(st
 
 /* ---- Instruction budget ------------------------------------------------------------------- */
 
-/* Each Lua thread keeps its remaining budget (in hook ticks) in its extra space. */
+/* The hook is set on the main thread before any other thread exists, so every thread and
+ * coroutine inherits it (lua_newthread copies the hook). What it counts down is the budget of
+ * the code running now (st_alloc_state.budget), so a coroutine made inside a filter cannot run
+ * outside the filter's budget. Without the debug library a script cannot remove the hook. */
 #define ST_HOOK_EVERY 1000
 static inline void st_budget_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    intptr_t *left = (intptr_t *)lua_getextraspace(L);
-    if (*left < 0) return;                  /* negative: unlimited */
+    st_alloc_state *a = st_alloc_state_of(L);
+    if (a->interrupted) {
+        a->interrupted = 0;                 /* one error: the code running now stops */
+        luaL_where(L, 0);
+        lua_pushstring(L, "stopped: the script held the Lua state too long without returning (an endless loop?)");
+        lua_concat(L, 2);
+        lua_error(L);
+        return;
+    }
+    intptr_t *left = a->budget;
+    if (left == NULL || *left < 0) return;  /* unlimited */
     if (*left == 0) {
         /* In a hook the running Lua function is level 0 (luaL_error would name its caller). */
         luaL_where(L, 0);
@@ -143,19 +162,26 @@ static inline void st_budget_hook(lua_State *L, lua_Debug *ar) {
     *left -= 1;
 }
 
-/* Budget for the next call on L in instructions; < 0 for unlimited. */
-static inline void st_setbudget(lua_State *L, long long instructions) {
-    intptr_t *left = (intptr_t *)lua_getextraspace(L);
-    if (instructions < 0) {
-        *left = -1;
-        if (lua_gethook(L) != NULL) lua_sethook(L, NULL, 0, 0);
-    } else {
-        *left = (intptr_t)(instructions / ST_HOOK_EVERY);
-        /* Set once per thread: the budget is the counter, the hook stays (its tick count runs
-         * on from the last call, which moves the limit by less than one tick). */
-        if (lua_gethook(L) != st_budget_hook) lua_sethook(L, st_budget_hook, LUA_MASKCOUNT, ST_HOOK_EVERY);
-    }
+static inline void st_install_hook(lua_State *L) {
+    lua_sethook(L, st_budget_hook, LUA_MASKCOUNT, ST_HOOK_EVERY);
 }
+
+/* Makes T's extra space the running budget, `instructions` long (< 0: unlimited). Returns the
+ * budget that ran before, for st_restorebudget. Guard held. */
+static inline intptr_t *st_setbudget(lua_State *T, long long instructions) {
+    st_alloc_state *a = st_alloc_state_of(T);
+    intptr_t *left = (intptr_t *)lua_getextraspace(T);
+    *left = instructions < 0 ? -1 : (intptr_t)(instructions / ST_HOOK_EVERY);
+    intptr_t *previous = a->budget;
+    a->budget = left;
+    return previous;
+}
+
+static inline intptr_t *st_currentbudget(lua_State *L) { return st_alloc_state_of(L)->budget; }
+static inline void st_restorebudget(lua_State *L, intptr_t *budget) { st_alloc_state_of(L)->budget = budget; }
+
+/* From any thread: the next hook tick of any Lua code of this state raises an error. */
+static inline void st_interrupt(st_alloc_state *a) { __atomic_store_n(&a->interrupted, 1, __ATOMIC_RELEASE); }
 
 /* ---- Protected calls ---------------------------------------------------------------------- */
 
@@ -163,7 +189,9 @@ static inline int st_traceback_handler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        /* error({}): no message to carry the place, so name it here ("x.lua:3: ") */
+        st_where(L);
+        msg = lua_pushfstring(L, "%s(error object is a %s value)", lua_tostring(L, -1), luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
     return 1;

@@ -1,7 +1,8 @@
 import Glibc
 
-/// A socket address: IPv4 ("127.0.0.1:8080"), IPv6 ("[::1]:443") or a unix path ("/tmp/s",
-/// "@abstract"). Parses and prints those text forms; numeric hosts only, plus "localhost".
+/// A socket address: IPv4 ("127.0.0.1:8080"), IPv6 ("[::1]:443", with a scope for link-local
+/// addresses: "[fe80::1%lo]:1" or "[fe80::1%2]:1") or a unix path ("/tmp/s", "@abstract").
+/// Parses and prints those text forms; numeric hosts only, plus "localhost".
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Room for the largest address of a supported family (sockaddr_un, 110 bytes), 8-aligned.
     /// Not sockaddr_storage: at 128 bytes an optional address (and every call carrying one) is
@@ -102,7 +103,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         case AF_INET6:
             return withPointer(sockaddr_in6.self) { sin6 in
                 var addr = sin6.pointee.sin6_addr
-                return "[\(SocketAddress.ntop(AF_INET6, &addr))]:\(UInt16(bigEndian: sin6.pointee.sin6_port))"
+                let scope = SocketAddress.scopeName(sin6.pointee.sin6_scope_id)
+                return "[\(SocketAddress.ntop(AF_INET6, &addr))\(scope)]:\(UInt16(bigEndian: sin6.pointee.sin6_port))"
             }
         case AF_UNIX:
             let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
@@ -156,9 +158,29 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         var sin6 = sockaddr_in6()
         sin6.sin6_family = sa_family_t(AF_INET6)
         sin6.sin6_port = port.bigEndian
-        guard inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1 else { return false }
+        let parts = host.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+        if parts.count == 2 {
+            guard let scope = Self.scopeID(String(parts[1])) else { return false }
+            sin6.sin6_scope_id = scope
+        }
+        guard inet_pton(AF_INET6, String(parts[0]), &sin6.sin6_addr) == 1 else { return false }
         build(sin6)
         return true
+    }
+
+    /// A scope: an interface name ("lo", "eth0") or its index; nil for neither.
+    private static func scopeID(_ text: String) -> UInt32? {
+        if let index = UInt32(text) { return index }
+        let index = if_nametoindex(text)
+        return index == 0 ? nil : index
+    }
+
+    /// "%lo" for a scope id with an interface of that index, "%7" without one, "" for none.
+    private static func scopeName(_ id: UInt32) -> String {
+        guard id != 0 else { return "" }
+        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        guard if_indextoname(id, &name) != nil else { return "%\(id)" }
+        return "%" + String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private mutating func setUnix(_ path: String) -> Bool {

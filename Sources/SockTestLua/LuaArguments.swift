@@ -10,11 +10,19 @@ struct LuaRaise: Error {
     init(_ message: String) { self.message = message }
 }
 
+/// Bindings that still run while lua_close runs finalizers.
+private let closingAllowed: Set<String> = ["close", "fd", "detach", "remote", "tostring"]
+
 /// Runs a binding's body. On error pushes the message and returns ST_RAISE: Swift never raises.
 @inline(__always)
 func binding(_ L: LuaState?, _ name: String, _ body: (LuaArguments) throws(LuaRaise) -> Int32) -> Int32 {
     let args = LuaArguments(L: L!, name: name)
-    do {
+    do throws(LuaRaise) {
+        // A finalizer run by lua_close must not reach the switch: the runtime is going away.
+        // Closing a socket still works, so a finalizer can release what it holds.
+        if args.runtime.isClosing && !closingAllowed.contains(name) {
+            throw LuaRaise("socktest is closed (the script has ended)")
+        }
         return try body(args)
     } catch {
         lua_pushstring(L, error.message)
@@ -66,11 +74,42 @@ struct LuaArguments {
         return value
     }
 
+    /// A string argument without NUL bytes (every name and address the module takes).
+    /// A wait in seconds (delay, sleep): within 0-3600, so a typo cannot hold a call for a day.
+    func seconds(_ i: Int32) throws(LuaRaise) -> Double {
+        let seconds = try number(i)
+        guard seconds >= 0, seconds <= 3600 else { throw argError(i, "seconds must be within 0-3600") }
+        return seconds
+    }
+
     func string(_ i: Int32) throws(LuaRaise) -> String {
-        guard lua_type(L, i) == LUA_TSTRING, let text = st_tostring(L, i) else {
-            throw argError(i, "string expected, got \(typeName(i))")
+        do throws(StringValueError) {
+            return try LuaArguments.string(L, i)
+        } catch {
+            throw argError(i, error.message)
         }
-        return String(cString: text)
+    }
+
+    struct StringValueError: Error { let message: String }
+
+    /// The text of a Lua string without NUL bytes: "EINTR\0junk" is not EINTR.
+    static func string(_ L: LuaState, _ i: Int32) throws(StringValueError) -> String {
+        guard lua_type(L, i) == LUA_TSTRING else {
+            throw StringValueError(message: "string expected, got \(String(cString: st_typename(L, i)))")
+        }
+        var length = 0
+        let pointer = lua_tolstring(L, i, &length)!
+        guard strlen(pointer) == length else { throw StringValueError(message: "string contains a NUL byte") }
+        return String(cString: pointer)
+    }
+
+    /// Raises when holding `bytes` more would take the Lua state past its memory cap: what a
+    /// binding hands the script (data read from a socket, a source file) counts against it,
+    /// though Swift allocates it while the cap is not enforced.
+    func ensureRoom(_ bytes: Int) throws(LuaRaise) {
+        let state = st_alloc_state_of(L)!.pointee
+        guard state.limit > 0, state.used + bytes > state.limit else { return }
+        throw LuaRaise("not enough memory: \(bytes) more bytes would exceed the script's \(state.limit >> 20) MiB")
     }
 
     /// Bytes of a string argument (may hold NULs).
@@ -79,6 +118,18 @@ struct LuaArguments {
         var length = 0
         let pointer = lua_tolstring(L, i, &length)!
         return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    /// Checks that argument i is a table the module made with metatable `type` (a stat, a
+    /// socket entry): a metamethod called with anything else raises instead of reading it.
+    func table(_ i: Int32, ofType type: String) throws(LuaRaise) {
+        var ours = false
+        if lua_type(L, i) == LUA_TTABLE, lua_getmetatable(L, i) != 0 {
+            st_getmetatable(L, type)
+            ours = lua_rawequal(L, -1, -2) != 0
+            st_pop(L, 2)
+        }
+        guard ours else { throw argError(i, "\(type) expected, got \(typeName(i))") }
     }
 
     func address(_ i: Int32) throws(LuaRaise) -> SocketAddress {
@@ -104,7 +155,8 @@ struct LuaArguments {
     static func errno(_ L: LuaState, _ i: Int32) throws(ErrnoValueError) -> Errno {
         switch lua_type(L, i) {
         case LUA_TSTRING:
-            let name = String(cString: st_tostring(L, i)!)
+            let name: String
+            do throws(StringValueError) { name = try string(L, i) } catch { throw ErrnoValueError(message: error.message) }
             guard let err = Errno(name: name) else { throw ErrnoValueError(message: "unknown errno name '\(name)'") }
             return err
         case LUA_TNUMBER:
@@ -130,11 +182,12 @@ struct LuaArguments {
         if let address { push(address.description) } else { pushNil() }
     }
 
-    /// The Lua convention for an operational failure: nil, "ENAME".
+    /// The Lua convention for an operational failure (luaL_fileresult's): nil, "ENAME", errno.
     func fail(_ err: Errno) -> Int32 {
         lua_pushnil(L)
         lua_pushstring(L, err.name)
-        return 2
+        lua_pushinteger(L, lua_Integer(err.rawValue))
+        return 3
     }
 }
 

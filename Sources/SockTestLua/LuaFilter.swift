@@ -127,9 +127,13 @@ struct LuaFilter: Sendable {
         case .after: lua_pushvalue(T, Slot.afterIndex)    // a copy: the original names it in errors
         }
         lua_pushvalue(T, Slot.statusIndex)
-        st_setbudget(T, rt.limits.instructionsPerFilter)
-        let status = st_pcall_with(T, Slot.handlerIndex, 1, 1)
         let isAfter: Bool = if case .after = callee { true } else { false }
+        let budget = st_setbudget(T, rt.limits.instructionsPerFilter)
+        let doing = rt.monitor.doing.load(ordering: .relaxed)
+        rt.monitor.doing.store(1 + type.rawValue + (isAfter ? FilterType.allCases.count : 0), ordering: .relaxed)
+        let status = st_pcall_with(T, Slot.handlerIndex, 1, 1)
+        rt.monitor.doing.store(doing, ordering: .relaxed)
+        st_restorebudget(T, budget)
         var origin: String {
             let at: String
             switch callee {

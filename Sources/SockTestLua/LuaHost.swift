@@ -27,13 +27,15 @@ public final class LuaHost: Sendable {
     let runtime: LuaRuntime
     public let sw: Switch
 
-    /// Creates a Lua state with the `socktest` module bound to `sw`. `seed` seeds
-    /// `socktest.random` and `socktest.chance`. `modulePaths` are folders searched by `require`
-    /// (as `folder/?.lua`), before Lua's defaults.
-    public init(switch sw: Switch, seed: UInt64 = 0, limits: Limits = Limits(), modulePaths: [String] = []) throws(LuaError) {
+    /// Creates a Lua state with the `socktest` module bound to `sw`, in the sandbox
+    /// (`Allowances` says what `allow` may add). `seed` seeds `socktest.random` and
+    /// `socktest.chance`. `modulePaths` are the folders `require` searches (as `folder/?.lua`):
+    /// nothing else is.
+    public init(switch sw: Switch, seed: UInt64 = 0, limits: Limits = Limits(), modulePaths: [String] = [],
+                allow: Allowances = []) throws(LuaError) {
         self.sw = sw
-        runtime = try LuaRuntime(switch: sw, seed: seed, limits: limits)
-        if !modulePaths.isEmpty { runtime.prependModulePath(modulePaths.map { $0 + "/?.lua" }) }
+        runtime = try LuaRuntime(switch: sw, seed: seed, limits: limits, allow: allow)
+        runtime.setModulePath(modulePaths.map { $0 + "/?.lua" })
     }
 
     deinit { close() }
@@ -49,13 +51,20 @@ public final class LuaHost: Sendable {
     /// Compiles a script file without running it: syntax errors throw, with file and line.
     public func compile(file path: String) throws(LuaError) { try runtime.compile(file: path) }
 
-    /// Runs `require(module)(options)`: how a recipe is applied from Swift.
-    public func call(module: String, options: [(String, LuaValue)] = []) throws(LuaError) {
-        try runtime.callModule(module, options: options)
+    /// Applies the recipe file at `path` as module `module` ("recipes.NAME"): runs it, makes it
+    /// what `require(module)` returns, and calls the function it returned with `options`.
+    public func apply(recipe module: String, path: String, options: [(String, LuaValue)] = []) throws(LuaError) {
+        try runtime.callRecipe(module, path: path, options: options)
     }
 
-    /// Errors raised inside filters so far, each with file, line and traceback.
-    public var scriptErrors: [String] { runtime.errors.withLock { $0 } }
+    /// Errors raised inside filters so far, each with file, line and traceback: the first
+    /// `LuaRuntime.keptErrors` of them (the rest are only counted, in `scriptErrorCount`).
+    public var scriptErrors: [String] { runtime.errors.withLock { $0.kept } }
+    /// How many errors were raised inside filters, kept or not.
+    public var scriptErrorCount: Int { runtime.errors.withLock { $0.total } }
+
+    /// For a watchdog: whether Lua code holds the state without returning, and a way to stop it.
+    public var monitor: HoldMonitor { runtime.monitor }
 
     /// Per filter type: calls seen, failed, delayed, rewritten, and script errors.
     public var filterCounts: [FilterType: FilterCounts] {

@@ -23,7 +23,9 @@ final class LuaRuntime: @unchecked Sendable {
     /// A thread for the host's own bookkeeping (making slots, reading function origins); never
     /// suspended inside a binding, unlike `L`.
     private let service: LuaState
-    private let alloc: UnsafeMutablePointer<st_alloc_state>
+    /// The watchdog's view, and the allocator's memory (`monitor.shared`).
+    let monitor: HoldMonitor
+    private var alloc: UnsafeMutablePointer<st_alloc_state> { monitor.shared }
 
     /// What only the guard's holder touches. Out of line, so an access costs no dynamic
     /// exclusivity check: the guard is the check.
@@ -45,36 +47,45 @@ final class LuaRuntime: @unchecked Sendable {
     /// How many references wait in `droppedRefs`: lets the common case skip its lock.
     private let droppedCount = Atomic<Int>(0)
 
-    let errors = Locked<[String]>([])
+    /// Script errors: the first `keptErrors` in full, then only counted, so a flood of them
+    /// cannot make the tool hold memory without bound.
+    let errors = Locked<(kept: [String], total: Int)>(([], 0))
+    static let keptErrors = 20
+    /// Set (guard held) while lua_close runs the script's finalizers: bindings refuse then.
+    private(set) var isClosing = false
     /// Per filter type, all but `seen`.
     let counts = Locked<[FilterCounts]>(Array(repeating: FilterCounts(), count: FilterType.allCases.count))
     /// Filter types this host has set on the switch; cleared from it when the host closes.
     let filtersSet = Locked<Set<FilterType>>([])
 
-    init(switch sw: Switch, seed: UInt64, limits: LuaHost.Limits) throws(LuaError) {
+    init(switch sw: Switch, seed: UInt64, limits: LuaHost.Limits, allow: Allowances) throws(LuaError) {
         self.sw = sw
         self.limits = limits
         guarded = .allocate(capacity: 1)
         guarded.initialize(to: Guarded(random: SplitMix64(seed: seed)))
-        alloc = .allocate(capacity: 1)
-        alloc.initialize(to: st_alloc_state(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0))
-        guard let L = st_newstate(alloc) else {
-            alloc.deallocate()
+        monitor = HoldMonitor(memoryLimit: limits.memoryBytes)
+        guard let L = st_newstate(monitor.shared) else {
             guarded.deinitialize(count: 1)
             guarded.deallocate()
             throw LuaError("cannot create a Lua state")
         }
         self.L = L
-        luaL_openlibs(L)
+        st_install_hook(L)                          // before any thread exists: all inherit it
+        Sandbox.openLibraries(L, allow)
         service = lua_newthread(L)
         _ = luaL_ref(L, st_registryindex())      // anchor the service thread
-        st_setbudget(L, -1)
-        try SocktestModule.install(self)
+        try SocktestModule.install(self, allow: allow)
     }
 
     deinit {
+        // Finalizers run now: within a filter's budget and the memory cap, and with bindings
+        // refusing (a finalizer that sets a filter would hand the switch this dying object).
+        lock()
+        isClosing = true
+        _ = st_setbudget(L, limits.instructionsPerFilter)
+        alloc.pointee.enforce = 1
         lua_close(L)
-        alloc.deallocate()
+        unlock()
         guarded.deinitialize(count: 1)
         guarded.deallocate()
     }
@@ -90,28 +101,47 @@ final class LuaRuntime: @unchecked Sendable {
 
     // MARK: - The guard
 
+    @inline(__always)
+    private func lock() {
+        guardLock.lock()
+        monitor.countHold()
+    }
+
+    @inline(__always)
+    private func unlock() {
+        monitor.countHold()
+        guardLock.unlock()
+    }
+
     /// Runs `body` holding the guard.
     func withLua<R>(_ body: (LuaRuntime) throws(LuaError) -> R) throws(LuaError) -> R {
-        guardLock.lock()
-        defer { guardLock.unlock() }
+        lock()
+        defer { unlock() }
         releaseDroppedRefs()
         return try body(self)
     }
 
     func withLua<R>(_ body: (LuaRuntime) -> R) -> R {
-        guardLock.lock()
-        defer { guardLock.unlock() }
+        lock()
+        defer { unlock() }
         releaseDroppedRefs()
         return body(self)
     }
 
-    /// From a binding (guard held): lets the guard go around `body`, which may block.
+    /// From a binding (guard held): lets the guard go around `body`, which may block. The
+    /// running budget and activity are this thread's again once it has the guard back.
     func unlocked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         Waiting.willWait()
-        guardLock.unlock()
-        defer { guardLock.lock() }
+        let budget = st_currentbudget(L), doing = monitor.doing.load(ordering: .relaxed)
+        unlock()
+        defer {
+            lock()
+            st_restorebudget(L, budget)
+            monitor.doing.store(doing, ordering: .relaxed)
+        }
         return try body()
     }
+
 
     /// The run's seeded generator: a number in [0, 1). Guard held.
     func nextRandom() -> Double { guarded.pointee.random.nextUnit() }
@@ -122,14 +152,12 @@ final class LuaRuntime: @unchecked Sendable {
     /// Counts a call seen by the filter of `type`. Guard held.
     func see(_ type: FilterType) { guarded.pointee.seen[type.rawValue] += 1 }
 
-    /// Puts `templates` ("dir/?.lua") in front of `package.path`.
-    func prependModulePath(_ templates: [String]) {
+    /// Makes `templates` ("dir/?.lua") the whole of `package.path`: a script finds modules in
+    /// its own folder and the recipe path, not in the system's Lua folders.
+    func setModulePath(_ templates: [String]) {
         withLua { rt in
             lua_getglobal(rt.L, "package")
-            lua_getfield(rt.L, -1, "path")
-            let old = st_tostring(rt.L, -1).map { String(cString: $0) } ?? ""
-            st_pop(rt.L, 1)
-            lua_pushstring(rt.L, (templates + [old]).joined(separator: ";"))
+            lua_pushstring(rt.L, templates.joined(separator: ";"))
             lua_setfield(rt.L, -2, "path")
             st_pop(rt.L, 1)
         }
@@ -137,37 +165,83 @@ final class LuaRuntime: @unchecked Sendable {
 
     // MARK: - Running chunks
 
-    /// Loads and runs a chunk on the main thread without an instruction budget.
+    /// Loads and runs a chunk on the main thread without an instruction budget (the watchdog
+    /// stops one that does not return).
     func run(source: String, chunkName: String) throws(LuaError) {
         try withLua { rt throws(LuaError) in
-            let status = source.withCString { luaL_loadbufferx(rt.L, $0, strlen($0), chunkName, "t") }
-            try rt.finish(rt.L, status == LUA_OK ? st_pcall(rt.L, 0, 0) : status, what: "script")
+            try rt.load(Array(source.utf8), chunkName: chunkName)
+            try rt.call(nargs: 0, nresults: 0, what: "script")
         }
     }
 
     func run(file path: String) throws(LuaError) {
         try withLua { rt throws(LuaError) in
-            let status = luaL_loadfilex(rt.L, path, "t")
-            try rt.finish(rt.L, status == LUA_OK ? st_pcall(rt.L, 0, 0) : status, what: "script")
+            try rt.load(file: path)
+            try rt.call(nargs: 0, nresults: 0, what: "script")
         }
     }
 
     /// Compiles a file without running it.
     func compile(file path: String) throws(LuaError) {
         try withLua { rt throws(LuaError) in
-            let status = luaL_loadfilex(rt.L, path, "t")
-            try rt.finish(rt.L, status, what: path)
+            try rt.load(file: path)
             st_pop(rt.L, 1)
         }
     }
 
-    /// `require(module)(options)`, as a recipe is applied.
-    func callModule(_ module: String, options: [(String, LuaValue)]) throws(LuaError) {
+    /// Runs one of the module's own chunks with the arguments `pushArguments` pushes (it
+    /// returns their number).
+    func runChunk(_ source: String, name: String, _ pushArguments: () throws(LuaError) -> Int32) throws(LuaError) {
+        try withLua { rt throws(LuaError) in
+            try rt.load(Array(source.utf8), chunkName: name)
+            try rt.call(nargs: try pushArguments(), nresults: 0, what: name)
+        }
+    }
+
+    /// Pushes the compiled chunk of a source file (a regular file, never waited on). Guard held.
+    private func load(file path: String) throws(LuaError) {
+        let source: [UInt8]
+        do throws(SourceFile.Failure) {
+            source = try SourceFile.read(path)
+        } catch {
+            throw LuaError(error.message)
+        }
+        try load(source, chunkName: "@" + path)
+    }
+
+    /// Pushes a chunk compiled from source (binary chunks refused). Guard held.
+    func load(_ source: [UInt8], chunkName: String) throws(LuaError) {
+        let status = source.withUnsafeBytes { raw in
+            luaL_loadbufferx(L, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, chunkName, "t")
+        }
+        try finish(L, status, what: chunkName)
+    }
+
+    /// Calls the function below `nargs` arguments on the main thread, without a budget (the
+    /// script's top level: it may drive a long workload). Guard held.
+    func call(nargs: Int32, nresults: Int32, what: String) throws(LuaError) {
+        let previous = st_setbudget(L, -1)
+        monitor.doing.store(0, ordering: .relaxed)
+        defer { st_restorebudget(L, previous) }
+        try finish(L, st_pcall(L, nargs, nresults), what: what)
+    }
+
+    /// Runs the recipe file at `path` as module `module` (so a script's `require(module)` gets
+    /// the same one), then calls the function it returns with `options`.
+    func callRecipe(_ module: String, path: String, options: [(String, LuaValue)]) throws(LuaError) {
         try withLua { rt throws(LuaError) in
             let L = rt.L
-            lua_getglobal(L, "require")
+            try rt.load(file: path)
             lua_pushstring(L, module)
-            try rt.finish(L, st_pcall(L, 1, 1), what: module)
+            lua_pushstring(L, path)
+            try rt.call(nargs: 2, nresults: 1, what: module)
+            // package.loaded[module] = recipe, raw: a script may have given package.loaded a
+            // __newindex, whose error would longjmp through this Swift frame.
+            lua_getfield(L, st_registryindex(), LUA_LOADED_TABLE)
+            lua_pushstring(L, module)
+            lua_pushvalue(L, -3)
+            lua_rawset(L, -3)
+            st_pop(L, 1)
             guard st_isfunction(L, -1) != 0 else {
                 let got = String(cString: st_typename(L, -1))
                 st_pop(L, 1)
@@ -183,7 +257,7 @@ final class LuaRuntime: @unchecked Sendable {
                 }
                 lua_setfield(L, -2, key)
             }
-            try rt.finish(L, st_pcall(L, 1, 0), what: module)
+            try rt.call(nargs: 1, nresults: 0, what: module)
         }
     }
 
@@ -207,7 +281,10 @@ final class LuaRuntime: @unchecked Sendable {
     }
 
     func record(scriptError message: String) {
-        errors.withLock { $0.append(message) }
+        errors.withLock { errors in
+            if errors.kept.count < Self.keptErrors { errors.kept.append(message) }
+            errors.total += 1
+        }
     }
 
     // MARK: - Slots: a Lua thread and a status object per call in flight

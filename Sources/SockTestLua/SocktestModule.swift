@@ -3,12 +3,15 @@ import Glibc
 import SockTestCore
 
 /// The `socktest` module: a table of functions and constants, the global `socktest` and
-/// `require("socktest")`; `require("socktest.net")` loads the net layer (Prelude.swift).
+/// `require("socktest")`; its Lua parts (lua/socktest.lua, net.lua, recipe.lua) build on it.
 enum SocktestModule {
     static let functions: [(String, LuaFunction)] = [
-        ("set", set), ("delay", delay), ("stats", stats), ("sockets", sockets), ("random", random),
+        ("delay", delay), ("stats", stats), ("sockets", sockets), ("random", random),
         ("sleep", sleep), ("now", now),
     ] + SwitchBindings.functions
+
+    /// What only the module's own Lua reaches (`raw` in lua/*.lua).
+    static let rawFunctions: [(String, LuaFunction)] = [("set", set), ("fail", fail)] + NetHandles.functions
 
     static let constants: [(String, Int32)] = [
         ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_UNIX", AF_UNIX),
@@ -23,10 +26,18 @@ enum SocktestModule {
     static let statType = "socktest.stat"
     static let socketType = "socktest.socket"
 
-    /// Builds the module in a fresh state (guard not needed: nobody else has the state yet).
-    static func install(_ rt: LuaRuntime) throws(LuaError) {
+    /// Builds the module in a fresh state (guard not needed: nobody else has the state yet),
+    /// after the sandbox has trimmed the standard libraries.
+    static func install(_ rt: LuaRuntime, allow: Allowances) throws(LuaError) {
         let L = rt.L
+        try rt.runChunk(LuaSources.sandbox, name: "=socktest.sandbox") {
+            Sandbox.pushAllowances(L, allow)
+            st_pushswiftfunction(L, Sandbox.readSource, rt.context)
+            st_pushswiftfunction(L, fail, rt.context)
+            return 3
+        }
         StatusObject.register(rt)
+        NetHandles.register(L)
         for (type, tostring) in [(delayType, delayToString), (statType, statToString), (socketType, socketToString)] {
             luaL_newmetatable(L, type)
             st_pushswiftfunction(L, tostring, rt.context)
@@ -56,13 +67,23 @@ enum SocktestModule {
         lua_pushvalue(L, -2)
         lua_setfield(L, -2, "socktest")
         st_pop(L, 1)
-        lua_pushvalue(L, -1)
         lua_setglobal(L, "socktest")
-        st_pop(L, 1)
 
-        try rt.run(source: Prelude.helpers, chunkName: "=socktest")
-        try rt.run(source: Prelude.preloadNet, chunkName: "=socktest")
-        try rt.run(source: Prelude.preloadRecipe, chunkName: "=socktest")
+        try rt.runChunk(LuaSources.socktest, name: "=socktest") { () throws(LuaError) -> Int32 in
+            lua_getglobal(L, "socktest")
+            lua_createtable(L, 0, Int32(rawFunctions.count + 1))
+            for (name, function) in rawFunctions {
+                st_pushswiftfunction(L, function, rt.context)
+                lua_setfield(L, -2, name)
+            }
+            lua_createtable(L, 0, 2)
+            for (module, source) in [("socktest.net", LuaSources.net), ("socktest.recipe", LuaSources.recipe)] {
+                try rt.load(Array(source.utf8), chunkName: "=" + module)
+                lua_setfield(L, -2, module)
+            }
+            lua_setfield(L, -2, "modules")
+            return 2
+        }
     }
 
     /// `errno.ECONNREFUSED == 111` and `errno[111] == "ECONNREFUSED"` for every errno.
@@ -77,9 +98,11 @@ enum SocktestModule {
 
     // MARK: - Functions
 
-    /// set(type, filter | nil)
+    /// raw.set(type, filter | nil, fname): fname is the Lua function the script called (set,
+    /// add), for its argument errors.
     private static let set: LuaFunction = { L in
         binding(L, "set") { args throws(LuaRaise) in
+            let args = LuaArguments(L: args.L, name: (try? args.string(3)) ?? "set")
             let name = try args.string(1)
             guard let type = FilterType(name: name) else {
                 let known = FilterType.allCases.map(\.name).joined(separator: ", ")
@@ -91,6 +114,9 @@ enum SocktestModule {
                 return 0
             }
             guard st_isfunction(L, 2) != 0 else { throw args.argError(2, "function or nil expected, got \(args.typeName(2))") }
+            st_where(L)                 // "x.lua:3: ", for the watchdog's message
+            let at = String(cString: st_tostring(L, -1)).dropLast(2)
+            rt.monitor.setAt.withLock { $0[type.rawValue] = at.isEmpty ? "?" : String(at) }
             lua_settop(L, 2)
             let function = rt.ref(L!)
             rt.filtersSet.withLock { _ = $0.insert(type) }
@@ -99,11 +125,18 @@ enum SocktestModule {
         }
     }
 
+    /// raw.fail(message): raises "script.lua:12: message" at the innermost line of the script
+    /// (the trampoline's st_where skips the module's own chunks). The module's Lua raises its
+    /// errors with it, not error(msg, level): a level counts frames, and a tail call removes the
+    /// script's frame, so `return st.every(0)` would have no file:line.
+    private static let fail: LuaFunction = { L in
+        binding(L, "fail") { args throws(LuaRaise) in throw LuaRaise(try args.string(1)) }
+    }
+
     /// delay(seconds [, errno]): a value a filter returns to wait, then run (or fail) the call.
     private static let delay: LuaFunction = { L in
         binding(L, "delay") { args throws(LuaRaise) in
-            let seconds = try args.number(1)
-            guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
+            let seconds = try args.seconds(1)
             let err = args.isNil(2) ? nil : try args.errno(2)
             let raw = lua_newuserdatauv(L, MemoryLayout<Delay>.size, 0)!
             raw.storeBytes(of: Delay(seconds: seconds, errno: err?.rawValue ?? 0), as: Delay.self)
@@ -140,6 +173,7 @@ enum SocktestModule {
 
     private static let statToString: LuaFunction = { L in
         binding(L, "tostring") { args throws(LuaRaise) in
+            try args.table(1, ofType: statType)
             let field = { (name: String) in rawInteger(L!, 1, name) ?? 0 }
             var stat = Stat(cookie: Cookie(family: Int32(truncatingIfNeeded: field("family")),
                                            type: Int32(truncatingIfNeeded: field("type")),
@@ -185,6 +219,7 @@ enum SocktestModule {
 
     private static let socketToString: LuaFunction = { L in
         binding(L, "tostring") { args throws(LuaRaise) in
+            try args.table(1, ofType: socketType)
             let cookie = Cookie(rawValue: UInt64(bitPattern: rawInteger(L!, 1, "cookie") ?? 0))
             let status = Status(cookie: cookie,
                                 err: rawString(L!, 1, "err").flatMap(Errno.init(name:)),
@@ -215,8 +250,7 @@ enum SocktestModule {
     /// sleep(seconds): waits without holding the Lua state.
     private static let sleep: LuaFunction = { L in
         binding(L, "sleep") { args throws(LuaRaise) in
-            let seconds = try args.number(1)
-            guard seconds >= 0, seconds <= 3600 else { throw args.argError(1, "seconds must be within 0-3600") }
+            let seconds = try args.seconds(1)
             args.runtime.unlocked { pause(seconds) }
             return 0
         }

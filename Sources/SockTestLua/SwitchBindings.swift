@@ -3,7 +3,8 @@ import SockTestCore
 
 /// The switch's calls as Lua functions. Each reads its arguments with the guard held, lets the
 /// guard go for the call itself (it may block, and it runs filters that need the guard), takes
-/// it again and pushes the results. Failures return nil, "ENAME".
+/// it again and pushes the results. Failures return nil, "ENAME", errno. Every call but socket
+/// acts only on sockets the switch tracks: `st.close(1)` is EBADF, not the tool's stdout.
 enum SwitchBindings {
     static let functions: [(String, LuaFunction)] = [
         ("socket", socket), ("bind", bind), ("connect", connect), ("listen", listen), ("accept", accept),
@@ -21,6 +22,13 @@ enum SwitchBindings {
         case .success(let value): return push(value)
         case .failure(let err): return args.fail(err)
         }
+    }
+
+    /// The descriptor at argument i, when the switch tracks it (a socket the script or the
+    /// program under test opened); nil otherwise.
+    private static func tracked(_ args: LuaArguments, _ i: Int32) throws(LuaRaise) -> Int32? {
+        let fd = try args.int32(i)
+        return args.runtime.sw.identity(of: SocketKey(space: 0, fd: fd)) != nil ? fd : nil
     }
 
     /// For calls whose success is just `true`.
@@ -44,7 +52,8 @@ enum SwitchBindings {
     /// bind(fd, addr) → true
     private static let bind: LuaFunction = { L in
         binding(L, "bind") { args throws(LuaRaise) in
-            let fd = try args.int32(1), address = try args.address(2)
+            let fd = try tracked(args, 1), address = try args.address(2)
+            guard let fd else { return args.fail(.badFileDescriptor) }
             return performTrue(args, { sw throws(Errno) in try sw.bind(fd, to: address) })
         }
     }
@@ -52,7 +61,8 @@ enum SwitchBindings {
     /// connect(fd, addr) → true
     private static let connect: LuaFunction = { L in
         binding(L, "connect") { args throws(LuaRaise) in
-            let fd = try args.int32(1), address = try args.address(2)
+            let fd = try tracked(args, 1), address = try args.address(2)
+            guard let fd else { return args.fail(.badFileDescriptor) }
             return performTrue(args, { sw throws(Errno) in try sw.connect(fd, to: address) })
         }
     }
@@ -60,7 +70,8 @@ enum SwitchBindings {
     /// listen(fd [, backlog]) → true
     private static let listen: LuaFunction = { L in
         binding(L, "listen") { args throws(LuaRaise) in
-            let fd = try args.int32(1), backlog = try args.int32(2, default: 128)
+            let fd = try tracked(args, 1), backlog = try args.int32(2, default: 128)
+            guard let fd else { return args.fail(.badFileDescriptor) }
             return performTrue(args, { sw throws(Errno) in try sw.listen(fd, backlog: backlog) })
         }
     }
@@ -68,7 +79,8 @@ enum SwitchBindings {
     /// accept(fd [, flags]) → fd, peer_addr
     private static let accept: LuaFunction = { L in
         binding(L, "accept") { args throws(LuaRaise) in
-            let fd = try args.int32(1), flags = try args.int32(2, default: 0)
+            let fd = try tracked(args, 1), flags = try args.int32(2, default: 0)
+            guard let fd else { return args.fail(.badFileDescriptor) }
             return perform(args, { sw throws(Errno) in try sw.accept4(fd, flags: flags) }) {
                 args.push($0.fd)
                 args.push($0.peer)
@@ -80,7 +92,8 @@ enum SwitchBindings {
     /// getsockopt(fd, level, opt) → value
     private static let getsockopt: LuaFunction = { L in
         binding(L, "getsockopt") { args throws(LuaRaise) in
-            let fd = try args.int32(1), level = try args.int32(2), option = try args.int32(3)
+            let fd = try tracked(args, 1), level = try args.int32(2), option = try args.int32(3)
+            guard let fd else { return args.fail(.badFileDescriptor) }
             return perform(args, { sw throws(Errno) in try sw.getsockoptInt(fd, level: level, option: option) }) {
                 args.push($0); return 1
             }
@@ -90,7 +103,7 @@ enum SwitchBindings {
     /// close(fd) → true
     private static let close: LuaFunction = { L in
         binding(L, "close") { args throws(LuaRaise) in
-            let fd = try args.int32(1)
+            guard let fd = try tracked(args, 1) else { return args.fail(.badFileDescriptor) }
             return performTrue(args, { sw throws(Errno) in try sw.close(fd) })
         }
     }
@@ -98,7 +111,7 @@ enum SwitchBindings {
     /// getsockname(fd) → addr (unfiltered)
     private static let getsockname: LuaFunction = { L in
         binding(L, "getsockname") { args throws(LuaRaise) in
-            let fd = try args.int32(1)
+            guard let fd = try tracked(args, 1) else { return args.fail(.badFileDescriptor) }
             return perform(args, { sw throws(Errno) in try sw.getsockname(fd) }) { args.push($0); return 1 }
         }
     }
@@ -106,7 +119,7 @@ enum SwitchBindings {
     /// getpeername(fd) → addr (unfiltered)
     private static let getpeername: LuaFunction = { L in
         binding(L, "getpeername") { args throws(LuaRaise) in
-            let fd = try args.int32(1)
+            guard let fd = try tracked(args, 1) else { return args.fail(.badFileDescriptor) }
             return perform(args, { sw throws(Errno) in try sw.getpeername(fd) }) { args.push($0); return 1 }
         }
     }
@@ -114,8 +127,10 @@ enum SwitchBindings {
     /// read(fd [, n]) → string ("" at end of stream) (unfiltered)
     private static let read: LuaFunction = { L in
         binding(L, "read") { args throws(LuaRaise) in
-            let fd = try args.int32(1), size = try args.int32(2, default: 4096)
+            let fd = try tracked(args, 1), size = try args.int32(2, default: 4096)
             guard size > 0, size <= 1 << 24 else { throw args.argError(2, "size must be within 1-16777216") }
+            guard let fd else { return args.fail(.badFileDescriptor) }
+            try args.ensureRoom(Int(size))      // what is read is the script's to hold
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(size), alignment: 1)
             defer { buffer.deallocate() }
             return perform(args, { sw throws(Errno) in try sw.read(fd, into: buffer) }) { n in
@@ -128,7 +143,8 @@ enum SwitchBindings {
     /// write(fd, s) → bytes written (unfiltered)
     private static let write: LuaFunction = { L in
         binding(L, "write") { args throws(LuaRaise) in
-            let fd = try args.int32(1), bytes = try args.bytes(2)
+            let fd = try tracked(args, 1), bytes = try args.bytes(2)
+            guard let fd else { return args.fail(.badFileDescriptor) }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
             defer { buffer.deallocate() }
             buffer.copyBytes(from: bytes)

@@ -54,7 +54,7 @@ package struct DialWorkload: Workload {
         listen(fd, 512)
         let address = (try? Switch().getsockname(fd)).flatMap { $0 } ?? any
         let stopping = Locked(false)
-        let thread = WorkerThread {
+        let thread = WorkerThread.start {
             while !stopping.withLock({ $0 }) {
                 if LoopbackIO.readable(fd, ms: 20) {
                     let conn = accept(fd, nil, nil)
@@ -64,7 +64,7 @@ package struct DialWorkload: Workload {
         }
         return (address, {
             stopping.withLock { $0 = true }
-            thread.join()
+            thread?.join()          // no thread: connections wait in the backlog, as refused ones would not
             close(fd)
         })
     }

@@ -68,8 +68,10 @@ package struct EchoWorkload: Workload {
     }
 }
 
-/// The echo server: an accept loop and a thread per connection.
+/// The echo server: an accept loop and a thread per connection, at most `maxHandlers` at once
+/// (finished ones are joined as it goes, so 40,000 sessions do not pile up 40,000 threads).
 final class EchoServer: Sendable {
+    static let maxHandlers = 512
     let sw: Switch
     let listener: Int32
     let address: SocketAddress
@@ -102,7 +104,11 @@ final class EchoServer: Sendable {
             try? sw.close(listener)
             throw SetupError(call: call, errno: error)
         }
-        acceptor.withLock { $0 = WorkerThread { [self] in acceptLoop() } }
+        guard let thread = WorkerThread.start({ [self] in acceptLoop() }) else {
+            try? sw.close(listener)
+            throw SetupError(call: "pthread_create", errno: .resourceTemporarilyUnavailable)
+        }
+        acceptor.withLock { $0 = thread }
     }
 
     private func acceptLoop() {
@@ -110,12 +116,30 @@ final class EchoServer: Sendable {
             guard LoopbackIO.readable(listener, ms: 50) else { continue }
             do {
                 let conn = try sw.accept(listener).fd
-                handlers.withLock { $0.append(WorkerThread { [self] in echo(conn) }) }
+                while reapHandlers() >= Self.maxHandlers { usleep(1_000) }
+                guard let handler = WorkerThread.start({ [self] in echo(conn) }) else {
+                    try? sw.close(conn)         // no thread to serve it: the client sees the close
+                    usleep(10_000)
+                    continue
+                }
+                handlers.withLock { $0.append(handler) }
             } catch .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory {
                 usleep(10_000)      // out of descriptors or memory: back off, then retry
             } catch {
                 continue            // aborted connection, interrupted, refused by a filter: skip it
             }
+        }
+    }
+
+    /// Joins the handlers that have finished; how many still run.
+    private func reapHandlers() -> Int {
+        handlers.withLock { handlers in
+            handlers.removeAll { handler in
+                guard handler.isDone else { return false }
+                handler.join()
+                return true
+            }
+            return handlers.count
         }
     }
 

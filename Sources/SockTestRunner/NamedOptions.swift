@@ -16,6 +16,9 @@ package struct NamedOptions: Sendable, Equatable, CustomStringConvertible {
                 guard kv.count == 2, !kv[0].isEmpty else {
                     throw UsageError("'\(name)': option '\(pair)' is not of the form key=value")
                 }
+                guard !options.contains(where: { $0.0 == kv[0] }) else {
+                    throw UsageError("'\(name)': option '\(kv[0])' is given twice")
+                }
                 options.append((String(kv[0]), String(kv[1])))
             }
         }

@@ -23,8 +23,13 @@ final class LuaFloor: @unchecked Sendable {
     /// The instruction budget a `LuaHost` gives a filter call.
     private let budget = LuaHost.Limits().instructionsPerFilter
 
+    /// What the host's allocator and budget hook share (the budget running now).
+    private let shared = UnsafeMutablePointer<st_alloc_state>.allocate(capacity: 1)
+
     init() {
-        L = luaL_newstate()
+        shared.initialize(to: st_alloc_state(used: 0, limit: 0, peak: 0, enforce: 0, budget: nil, interrupted: 0))
+        L = st_newstate(shared)
+        st_install_hook(L)
         let loaded = luaL_loadstring(L, "return function(so) end") == LUA_OK && lua_pcallk(L, 0, 1, 0, 0, nil) == LUA_OK
         precondition(loaded, "cannot set up the bare Lua call")
         function = lua_Integer(luaL_ref(L, st_registryindex()))
@@ -32,7 +37,10 @@ final class LuaFloor: @unchecked Sendable {
         argument = lua_Integer(luaL_ref(L, st_registryindex()))
     }
 
-    deinit { lua_close(L) }
+    deinit {
+        lua_close(L)
+        shared.deallocate()
+    }
 
     /// One filter's worth of Lua: push the function and its argument, call, drop the result.
     func call() {
@@ -45,8 +53,9 @@ final class LuaFloor: @unchecked Sendable {
     /// `call` under the lock, within the instruction budget.
     func guardedCall() {
         lock.lock()
-        st_setbudget(L, budget)
+        let previous = st_setbudget(L, budget)
         call()
+        st_restorebudget(L, previous)
         lock.unlock()
     }
 

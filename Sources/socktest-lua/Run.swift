@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SockTestLua
 import SockTestRunner
 
 struct Run: ParsableCommand {
@@ -30,8 +31,11 @@ struct Run: ParsableCommand {
         valueName: "NAME[:k=v,...]"))
     var recipes: [String] = []
 
-    @Option(help: "Seed for socktest.random / chance(); the same seed gives the same decisions. Default: random, printed in the report.")
-    var seed: UInt64?
+    // A string, parsed here: "-5" must read as a bad seed, not as an unknown option.
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Seed for socktest.random / chance(); the same seed gives the same decisions. Default: random, printed in the report.",
+        valueName: "N"))
+    var seed: String?
 
     @Flag(help: "Print the report as one JSON object (schema in the README).")
     var json = false
@@ -58,6 +62,14 @@ struct Run: ParsableCommand {
                                valueName: "TYPES"))
     var observe: String?
 
+    @Option(help: ArgumentHelp(
+        "Let the script reach more than the sandbox (comma-separated): io, os, c, bytecode, debug, or all. See docs/sandbox.md.",
+        valueName: "LIST"))
+    var allow: String?
+
+    @Flag(help: "With a COMMAND: exit \(Runner.strictStatus) when the script had an error (faults it asked for were not injected), whatever the command's status.")
+    var strict = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp(
         "A program to run under the script's filters (after --).", valueName: "COMMAND"))
     var command: [String] = []
@@ -67,7 +79,20 @@ struct Run: ParsableCommand {
         var request = RunRequest(script: script)
         request.recipes = try recipes.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
         request.workload = try workload.map { spec throws(UsageError) in try NamedOptions(parsing: spec) }
-        request.seed = seed ?? UInt64.random(in: 1...999_999)
+        request.seed = try seed.map { text throws(UsageError) in
+            guard let value = UInt64(text) else {
+                throw UsageError("--seed must be a whole number within 0-\(UInt64.max), got '\(text)'")
+            }
+            return value
+        } ?? UInt64.random(in: 1...999_999)
+        if let allow {
+            do throws(Allowances.UnknownName) {
+                request.allow = try Allowances(parsing: allow)
+            } catch {
+                throw UsageError("--allow: \(error.message)")
+            }
+        }
+        request.strict = strict
         request.command = command
         request.commandBytes = Self.bytesAfterTerminator(count: command.count)
         request.trace = traceFile ?? (trace ? "-" : nil)
@@ -89,14 +114,24 @@ struct Run: ParsableCommand {
                 request.command = schedule.command ?? []
             }
         }
-        let outcome = try Runner.run(request, library: RecipeLibrary.locate())
+        let (json, command) = (json, command)
+        let outcome = try Runner.run(request, library: RecipeLibrary.locate()) { outcome in
+            // The watchdog's thread: a filter is stuck in a C call; report and end the process.
+            Self.emit(outcome, json: json, command: command)
+            fflush(nil)
+            _exit(outcome.exitStatus)
+        }
+        Self.emit(outcome, json: json, command: command)
+        throw ExitCode(outcome.exitStatus)
+    }
+
+    private static func emit(_ outcome: RunOutcome, json: Bool, command: [String]) {
         for error in outcome.errors { printError(error) }
         if outcome.commandWasKilled, let status = outcome.report.commandStatus {
             printError("socktest-lua: \(outcome.report.command?.first ?? "the command") was \(status)")
         }
         if !command.isEmpty { OwnLine.begin() }   // after the program's output, on a line of its own
         print(json ? outcome.report.json : outcome.report.text)
-        throw ExitCode(outcome.exitStatus)
     }
 }
 

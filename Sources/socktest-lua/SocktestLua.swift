@@ -3,7 +3,8 @@ import Foundation
 import SockTestRunner
 
 /// socktest-lua: run Lua fault-injection scripts against socket workloads.
-/// Exit status: 0 clean, 1 script error or failed assert, 2 usage error; with a COMMAND, its status.
+/// Exit status: 0 clean, 1 script error or failed assert, 2 usage error; with a COMMAND, its
+/// status, or 3 for a script error with --strict (docs/sandbox.md).
 @main
 struct SocktestLua: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +22,10 @@ struct SocktestLua: ParsableCommand {
 
             Exit status: 0 when the run finished without a script error, 1 when a
             script failed (error or assert), 2 for usage errors; with a COMMAND, the
-            command's own status.
+            command's own status, or 3 when the script failed and --strict was given.
+
+            Scripts run in a sandbox (no io, os.execute, C modules or debug);
+            `run --allow io,os` asks for more: see docs/sandbox.md.
             """,
         subcommands: [Run.self, SweepCommand.self, Check.self, Recipes.self]
     )

@@ -26,10 +26,11 @@ final class LuaScriptTests: XCTestCase {
     func testHelpers() throws { try runScript("helpers") }
     func testNet() throws { try runScript("net") }
     func testRecipes() throws { try runScript("recipes") }
+    func testFuzz() throws { try runScript("fuzz") }
 
     func testEveryScriptInTheFolderHasATest() throws {
         let names = try FileManagerLite.list(Repo.luaTests).filter { $0.hasSuffix(".lua") }
-        XCTAssertEqual(Set(names), ["module.lua", "calls.lua", "filters.lua", "helpers.lua", "net.lua", "recipes.lua"])
+        XCTAssertEqual(Set(names), ["module.lua", "calls.lua", "filters.lua", "helpers.lua", "net.lua", "recipes.lua", "fuzz.lua"])
     }
 }
 

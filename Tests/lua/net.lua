@@ -5,7 +5,7 @@ local net = require("socktest.net")
 
 local ln = assert(net.listen("tcp", "127.0.0.1:0"))
 local addr = ln:addr()
-check.match(tostring(ln), "^socktest%.net%.listener%(127%.0%.0%.1:%d+%)$", "listener tostring")
+check.match(tostring(ln), "^socktest%.net%.listener %(127%.0%.0%.1:%d+%)$", "listener tostring")
 local c = assert(net.dial("tcp", addr))
 local s = assert(ln:accept())
 check.eq(c:remote_addr(), addr, "remote_addr")
@@ -17,7 +17,30 @@ check.eq(c:read(), "pong", "read back")
 assert(c:close())
 check.eq(select(2, s:read()), "EOF", "end of stream")
 check.eq(select(2, c:close()), "EBADF", "double close")
+check.eq(select(3, c:close()), st.errno.EBADF, "failures return nil, name, number")
+check.eq(tostring(c), "socktest.net.conn (closed)", "closed tostring")
 assert(s:close())
+
+-- Listeners and connections are userdata, closed by <close> at the end of a block and by the
+-- collector when forgotten.
+check.eq(type(ln), "userdata", "a listener is userdata")
+local kept
+do
+  local c2 <close> = assert(net.dial("tcp", addr))
+  kept = c2
+  check.eq(type(c2:fileno()), "number", "fileno while open")
+end
+check.eq(kept:fileno(), nil, "<close> closed it")
+local count = 0
+for _ in pairs(st.sockets()) do count = count + 1 end
+do local _ = assert(net.dial("tcp", addr)) end
+collectgarbage(); collectgarbage()
+local after = 0
+for _ in pairs(st.sockets()) do after = after + 1 end
+-- The server side of each dial waits in the backlog, not in the table: the table holds the
+-- listener, the accepted s (closed), and nothing from the forgotten dial.
+check.eq(after, count, "a forgotten connection is closed when collected")
+check.raises("bad argument #1 to 'read' %(socktest.net handle expected, got number%)", kept.read, 42)
 
 -- IPv6 loopback.
 local ln6 = assert(net.listen("tcp", "[::1]:0"))

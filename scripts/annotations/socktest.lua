@@ -153,6 +153,7 @@ function socktest.sockets() end
 ---@param protocol? integer
 ---@return integer? fd
 ---@return string? errname
+---@return integer? errno
 function socktest.socket(family, type, protocol) end
 
 ---bind(2) through the switch.
@@ -160,6 +161,7 @@ function socktest.socket(family, type, protocol) end
 ---@param addr socktest.Address
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.bind(fd, addr) end
 
 ---connect(2) through the switch (a non-blocking socket returns nil, "EINPROGRESS").
@@ -167,6 +169,7 @@ function socktest.bind(fd, addr) end
 ---@param addr socktest.Address
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.connect(fd, addr) end
 
 ---listen(2) through the switch.
@@ -174,6 +177,7 @@ function socktest.connect(fd, addr) end
 ---@param backlog? integer default 128
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.listen(fd, backlog) end
 
 ---accept4(2) through the switch.
@@ -189,24 +193,28 @@ function socktest.accept(fd, flags) end
 ---@param opt integer
 ---@return integer? value
 ---@return string? errname
+---@return integer? errno
 function socktest.getsockopt(fd, level, opt) end
 
 ---close(2) through the switch.
 ---@param fd integer
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function socktest.close(fd) end
 
 ---The socket's own address (unfiltered).
 ---@param fd integer
 ---@return socktest.Address? addr
 ---@return string? errname
+---@return integer? errno
 function socktest.getsockname(fd) end
 
 ---The peer's address (unfiltered).
 ---@param fd integer
 ---@return socktest.Address? addr
 ---@return string? errname
+---@return integer? errno
 function socktest.getpeername(fd) end
 
 ---Reads up to n bytes (unfiltered); "" at end of stream.
@@ -214,6 +222,7 @@ function socktest.getpeername(fd) end
 ---@param n? integer default 4096
 ---@return string? data
 ---@return string? errname
+---@return integer? errno
 function socktest.read(fd, n) end
 
 ---Writes s (unfiltered).
@@ -221,6 +230,7 @@ function socktest.read(fd, n) end
 ---@param s string
 ---@return integer? written
 ---@return string? errname
+---@return integer? errno
 function socktest.write(fd, s) end
 
 ---Every errno the platform defines, both ways: `errno.ECONNREFUSED == 111`, `errno[111] == "ECONNREFUSED"`.

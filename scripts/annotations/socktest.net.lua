@@ -2,56 +2,62 @@
 -- LuaCATS annotations for `require("socktest.net")`: a small net layer over the switch's calls,
 -- so the script's filters apply to it. Kept equal to the live module by a test (AnnotationTests).
 
----A listening socket.
+---A listening socket: userdata with __close and __gc (`local ln <close> = net.listen(...)`).
+---Failures return nil, "ENAME", errno; any method of a closed one nil, "EBADF", 9.
 ---@class socktest.net.Listener
----@field fd integer? the descriptor (nil once closed)
 local Listener = {}
 
 ---Accepts a connection.
 ---@return socktest.net.Conn? conn
 ---@return string? errname
+---@return integer? errno
 function Listener:accept() end
 
 ---The address it listens on.
 ---@return socktest.Address? addr
 ---@return string? errname
+---@return integer? errno
 function Listener:addr() end
 
 ---Closes it.
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function Listener:close() end
 
 ---Its descriptor.
 ---@return integer?
 function Listener:fileno() end
 
----A connection.
+---A connection: userdata with __close and __gc (`local conn <close> = net.dial(...)`).
+---Failures return nil, "ENAME", errno; any method of a closed one nil, "EBADF", 9.
 ---@class socktest.net.Conn
----@field fd integer? the descriptor (nil once closed)
----@field remote socktest.Address the address dialled or accepted from
 local Conn = {}
 
 ---Reads up to n bytes; nil, "EOF" at end of stream.
 ---@param n? integer
 ---@return string? data
 ---@return string? errname
+---@return integer? errno
 function Conn:read(n) end
 
 ---Writes all of s.
 ---@param s string
 ---@return integer? written
 ---@return string? errname
+---@return integer? errno
 function Conn:write(s) end
 
 ---Closes it.
 ---@return true? ok
 ---@return string? errname
+---@return integer? errno
 function Conn:close() end
 
 ---The local address.
 ---@return socktest.Address? addr
 ---@return string? errname
+---@return integer? errno
 function Conn:local_addr() end
 
 ---The peer's address.
@@ -73,6 +79,7 @@ local net = {}
 ---@param backlog? integer
 ---@return socktest.net.Listener? listener
 ---@return string? errname
+---@return integer? errno
 function net.listen(network, address, backlog) end
 
 ---Connects to an address.
@@ -80,6 +87,7 @@ function net.listen(network, address, backlog) end
 ---@param address socktest.Address
 ---@return socktest.net.Conn? conn
 ---@return string? errname
+---@return integer? errno
 function net.dial(network, address) end
 
 return net
