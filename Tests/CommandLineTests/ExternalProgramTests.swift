@@ -251,8 +251,8 @@ final class ExternalProgramTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Tool.executable)
         process.arguments = ["run", try script("-- nothing"), "--", "bash", "-c", shell]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardOutput = Tool.devNull()
+        process.standardError = Tool.devNull()
         try process.run()
         usleep(500_000)
         let start = Date()

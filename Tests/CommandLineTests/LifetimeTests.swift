@@ -13,8 +13,8 @@ final class LifetimeTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Tool.executable)
         p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        p.standardOutput = Tool.devNull()
+        p.standardError = Tool.devNull()
         try p.run()
         return p
     }
@@ -202,7 +202,7 @@ extension LifetimeTests {
         tool.executableURL = URL(fileURLWithPath: Tool.executable)
         tool.arguments = ["run", try none(), "--json", "--", nginx, "-c", dir + "/nginx.conf", "-p", dir]
         tool.standardOutput = out
-        tool.standardError = FileHandle.nullDevice
+        tool.standardError = Tool.devNull()
         try tool.run()
         defer { if tool.isRunning { kill(tool.processIdentifier, SIGKILL) } }
         XCTAssertTrue(eventually(10) { Servers.accepts(port) }, "the daemon listens")

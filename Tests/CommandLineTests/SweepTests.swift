@@ -137,8 +137,8 @@ final class SweepTests: XCTestCase {
         sweep.arguments = ["sweep", "--calls", "accept", "--errnos", "ENOBUFS", "--mode", "transient", "--timeout", "60",
                            "--", program, "buggy"]
         sweep.currentDirectoryURL = URL(fileURLWithPath: try folder())
-        sweep.standardOutput = FileHandle.nullDevice
-        sweep.standardError = FileHandle.nullDevice
+        sweep.standardOutput = Tool.devNull()
+        sweep.standardError = Tool.devNull()
         try sweep.run()
         // The discovery run ends; the run that fails accept with ENOBUFS hangs (pause()).
         let deadline = Date().addingTimeInterval(20)

@@ -67,6 +67,13 @@ struct Tool {
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// A handle of its own on /dev/null for a child's output. Not `FileHandle.nullDevice`: one
+    /// shared descriptor, which a Process may close behind the others' backs (a test process
+    /// once had a pipe closed under it, EBADF, as a descriptor number was reused).
+    static func devNull() -> FileHandle {
+        FileHandle(forWritingAtPath: "/dev/null")!
+    }
+
     /// One folder per test process for what the tests write (scripts, programs they build);
     /// removed when the process exits.
     static let scratch: String = {
