@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import XCTest
 
 /// Runs the built `socktest-lua` as a user would and captures what it printed.
@@ -43,27 +44,61 @@ struct Tool {
     }()
 
     /// Runs the tool (or `program`) with `arguments` in `directory` (the repository by default);
-    /// at most 60 s.
+    /// at most 60 s, then it is killed. Spawned, read and reaped here with plain system calls:
+    /// Foundation's Process and Pipe were seen to close a reused descriptor number under a later
+    /// run's pipe (EBADF in readDataToEndOfFile, swiftlang/swift#57827).
     @discardableResult
     static func run(_ arguments: [String], in directory: String = repo, environment: [String: String] = [:],
                     program: String = executable) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let killer = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        killer.cancel()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: stdout, as: UTF8.self),
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        // env -C: the working directory (posix_spawn's chdir action is not imported by Swift).
+        let argv = (["/usr/bin/env", "-C", directory, program] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
+        Glibc.close(outPipe[1])
+        Glibc.close(errPipe[1])
+        guard spawned == 0 else {
+            Glibc.close(outPipe[0])
+            Glibc.close(errPipe[0])
+            throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO)
+        }
+        var stdout: [UInt8] = [], stderr: [UInt8] = []
+        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+        let deadline = Date().addingTimeInterval(60)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var killed = false
+        while fds.contains(where: { $0.fd >= 0 }) {
+            if Date() > deadline && !killed { kill(pid, SIGKILL); killed = true }
+            guard poll(&fds, nfds_t(fds.count), 200) >= 0 || errno == EINTR else { break }
+            for i in fds.indices where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let n = Glibc.read(fds[i].fd, &buffer, buffer.count)
+                if n > 0 {
+                    if i == 0 { stdout += buffer[..<n] } else { stderr += buffer[..<n] }
+                } else if n == 0 || errno != EINTR {
+                    Glibc.close(fds[i].fd)
+                    fds[i].fd = -1
+                }
+            }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // As Process reports it: the exit code, or the number of the signal that killed it.
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : status & 0x7f
+        return Result(status: code, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
