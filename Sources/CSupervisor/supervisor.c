@@ -108,6 +108,14 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         *stage = ST_STAGE_SOCKETPAIR; *err = errno; return -1;
     }
+    /* A file without "#!" that the kernel will not run (ENOEXEC) is run by /bin/sh, as execvp and
+     * a shell do: its argument list, made before the fork (the child may not allocate). */
+    size_t argc = 0;
+    while (argv[argc]) argc++;
+    const char *sh_argv[argc + 2];
+    sh_argv[0] = "sh";
+    sh_argv[1] = path;
+    for (size_t i = 1; i <= argc; i++) sh_argv[i + 1] = argv[i];
     pid_t pid = fork();
     if (pid < 0) {
         *stage = ST_STAGE_FORK; *err = errno;
@@ -128,6 +136,7 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
          * may be trapped too: the supervisor answers both once it has the listener. */
         if (send_fd(sv[1], fd) != 0) child_fail(sv[1], ST_STAGE_SEND);
         execve(path, argv, envp);
+        if (errno == ENOEXEC) execve("/bin/sh", (char *const *)sh_argv, envp);
         child_fail(sv[1], ST_STAGE_EXEC);
     }
     close(sv[1]);

@@ -43,7 +43,7 @@ final class Receivers: @unchecked Sendable {
 
     private func spawn() {
         locked { running += 1 }
-        DetachedThread { [self] in loop() }
+        WorkerThread.detach { [self] in loop() }
     }
 
     private func locked<R>(_ body: () -> R) -> R {
@@ -109,8 +109,8 @@ final class Receivers: @unchecked Sendable {
     /// Stops the receivers once the program is gone: the leader blocked waiting for a call is
     /// interrupted, followers leave, and calls being answered finish (at most `seconds`).
     func stop(within seconds: Double) {
-        let deadline = now() + seconds
-        while now() < deadline {
+        let deadline = monotonicSeconds() + seconds
+        while monotonicSeconds() < deadline {
             let remaining: Int = locked {
                 stopping = true
                 pthread_cond_broadcast(cond)

@@ -3,19 +3,19 @@ import Glibc
 import SockTestCore
 
 /// How the supervised program ended.
-public enum Termination: Sendable, Equatable, CustomStringConvertible {
+package enum Termination: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
     /// The status the tool exits with: the program's own, or 128 + signal.
-    public var exitStatus: Int32 {
+    package var exitStatus: Int32 {
         switch self {
         case .exited(let code): code
         case .signaled(let signal): 128 + signal
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .exited(let code): "exited with status \(code)"
         case .signaled(let signal): "killed by signal \(signal) (\(String(cString: strsignal(signal))))"
@@ -24,10 +24,10 @@ public enum Termination: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Why a program could not be supervised. `unavailable` when the kernel lacks a feature.
-public struct SupervisorError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public let unavailable: Bool
-    public var description: String { message }
+package struct SupervisorError: Error, CustomStringConvertible, Sendable {
+    package let message: String
+    package let unavailable: Bool
+    package var description: String { message }
 }
 
 /// Runs an unmodified program (and all its threads and children) with its socket calls going
@@ -46,11 +46,11 @@ public struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// A call is answered on the thread that received it; one about to wait (a filter's delay or
 /// sleep, an accept or connect made on the program's behalf that blocks) first hands the
 /// receiving of calls to another thread, so one waiting call does not stall the rest.
-public final class Supervisor: @unchecked Sendable {
+package final class Supervisor: @unchecked Sendable {
     let sw: Switch
     let listener: Int32
     /// The program's process id (and process group).
-    public let pid: pid_t
+    package let pid: pid_t
     let processes: ProcessTable
     let books: ProgramBooks
     let heldCalls = HeldCalls()
@@ -68,7 +68,7 @@ public final class Supervisor: @unchecked Sendable {
     ///
     /// `arguments` are the command's bytes as given (not always UTF-8), when the caller has
     /// them; `command` is their text, for messages.
-    public init(switch sw: Switch, command: [String], arguments: [[CChar]]? = nil) throws(SupervisorError) {
+    package init(switch sw: Switch, command: [String], arguments: [[CChar]]? = nil) throws(SupervisorError) {
         precondition(!command.isEmpty)
         self.sw = sw
         self.command = command[0]
@@ -118,7 +118,7 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// What the supervisor could not do as the script asked (each says which call and why).
-    public var scriptProblems: [String] { problems.withLock { $0 } }
+    package var scriptProblems: [String] { problems.withLock { $0 } }
 
     func problem(_ message: String) {
         problems.withLock { list in
@@ -128,7 +128,7 @@ public final class Supervisor: @unchecked Sendable {
 
     /// Serves the program's calls until it exits, then stops what it left running. Returns
     /// how it ended; throws when the program could not be started (its exec failed).
-    public func run() throws(SupervisorError) -> Termination {
+    package func run() throws(SupervisorError) -> Termination {
         let receivers = Receivers(listener: listener, heldCalls: heldCalls) { [self] n, lead in
             handle(n, st_op(rawValue: UInt32(bitPattern: n.op)), lead)
         }
@@ -199,8 +199,8 @@ public final class Supervisor: @unchecked Sendable {
 
     private func reapGroup() {
         var status: Int32 = 0
-        let deadline = now() + 2
-        while now() < deadline {
+        let deadline = monotonicSeconds() + 2
+        while monotonicSeconds() < deadline {
             let reaped = waitpid(-pid, &status, WNOHANG)
             if reaped < 0 { break }             // ECHILD: nobody left
             if reaped == 0 { usleep(5_000) }
@@ -242,35 +242,4 @@ public final class Supervisor: @unchecked Sendable {
         return nil
     }
 
-}
-
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-/// A detached thread running `body` once.
-struct DetachedThread {
-    private final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
-    @discardableResult
-    init(_ body: @escaping @Sendable () -> Void) {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        defer { pthread_attr_destroy(&attributes) }
-        var handle = pthread_t()
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let rc = pthread_create(&handle, &attributes, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()   // no thread: run it here
-        }
-    }
 }

@@ -72,6 +72,19 @@ final class LifetimeTests: XCTestCase {
         XCTAssertTrue(r.stdout.hasPrefix(#"b'a\xffb' b'q\xfez'"#), r.stdout + r.stderr)
     }
 
+    /// A script without "#!" runs as a shell runs it (execvp falls back to /bin/sh): natively and
+    /// under the tool alike, not "cannot run" (ENOEXEC).
+    func testAScriptWithoutAnInterpreterLineRunsAsNatively() throws {
+        let path = Tool.scratchPath("noshebang")
+        try "echo hello from $1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        let native = try Tool.run(["-c", "exec \"$0\" there", path], program: "/bin/sh")
+        XCTAssertEqual(native.stdout, "hello from there\n")
+        let r = try Tool.run(["run", try none(), "--", path, "there"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix(native.stdout), r.stdout + r.stderr)
+    }
+
     func testTheToolDoesNotLingerWhileADelayIsPending() throws {
         let (_, port) = try Loopback.listener(self)
         let script = try Tool.script("slow.lua", """
