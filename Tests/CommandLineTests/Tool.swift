@@ -61,7 +61,10 @@ struct Tool {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        // Python programs the tests run print into a pipe, and some leave with os._exit: unbuffered,
+        // so nothing they printed is lost, whatever the environment the tests run in.
+        let env = ProcessInfo.processInfo.environment.merging(["PYTHONUNBUFFERED": "1"]) { $1 }
+            .merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         // env -C: the working directory (posix_spawn's chdir action is not imported by Swift).
         let argv = (["/usr/bin/env", "-C", directory, program] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup($0) } + [nil]
