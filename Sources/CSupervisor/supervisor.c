@@ -337,6 +337,8 @@ int st_spawn_sentinel(pid_t pgid, pid_t *sentinel) {
         /* Async-signal-safe calls only. Keep nothing of the tool's open but the pipe: its output
          * must end when the tool ends. Signals meant for the tool's job are not for it. */
         signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN); signal(SIGHUP, SIG_IGN); signal(SIGQUIT, SIG_IGN);
+        setpgid(0, 0);      /* not in the tool's group: a kill of that group spares it */
+        close(p[1]);        /* only the tool holds the write end (whatever close_range can do) */
         int in = p[0];
         if (in != 3) { dup2(in, 3); in = 3; }
         syscall(SYS_close_range, 0, 2, 0);
@@ -346,7 +348,11 @@ int st_spawn_sentinel(pid_t pgid, pid_t *sentinel) {
         for (;;) {
             pid_t got;
             ssize_t r = read(in, &got, sizeof got);
-            if (r == (ssize_t)sizeof got) { if (count < 1024) pids[count++] = got; continue; }
+            if (r == (ssize_t)sizeof got) {
+                if (got < 0) _exit(0);      /* disarmed: the tool ended the program itself */
+                if (count < 1024) pids[count++] = got;
+                continue;
+            }
             if (r < 0 && errno == EINTR) continue;
             break;
         }
@@ -357,6 +363,11 @@ int st_spawn_sentinel(pid_t pgid, pid_t *sentinel) {
     close(p[0]);
     *sentinel = pid;
     return p[1];
+}
+
+int st_sentinel_disarm(int sentinel) {
+    pid_t none = -1;
+    return write(sentinel, &none, sizeof none) == (ssize_t)sizeof none ? 0 : -1;
 }
 
 int st_sentinel_watch(int sentinel, pid_t pid) {

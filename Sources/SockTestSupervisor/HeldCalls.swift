@@ -114,7 +114,16 @@ final class HeldCalls: @unchecked Sendable {
     /// still there) for the held call's outcome.
     func resume(_ n: st_notification, while valid: () -> Bool, willWait: () -> Void) -> Resumption {
         let key = Key(n)
-        guard let entry = locked({ entries[key] }) else { return .none }
+        let found: Entry? = locked {
+            guard let entry = entries[key] else { return nil }
+            // An outcome nobody claimed in time belongs to a call the program gave up on.
+            if entry.outcome != nil && monotonicSeconds() - entry.decided >= Self.kept {
+                entries[key] = nil
+                return nil
+            }
+            return entry
+        }
+        guard let entry = found else { return .none }
         if locked({ entry.outcome == nil }) { willWait() }
         return locked { () -> Resumption in
             while entry.outcome == nil {

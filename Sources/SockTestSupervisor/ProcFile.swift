@@ -58,13 +58,8 @@ enum ProcFile {
 struct SocketCopy: ~Copyable {
     let fd: Int32
 
-    /// A copy of `pid`'s descriptor `fd` through its pidfd; nil when there is none (closed, or
-    /// the process is gone).
-    init?(pidfd: Int32, fd target: Int32) {
-        let copy = st_pidfd_getfd(pidfd, target)
-        guard copy >= 0 else { return nil }
-        fd = copy
-    }
+    /// Owns `copy`, a descriptor of ours made with pidfd_getfd (closed when this goes).
+    init(owning copy: Int32) { fd = copy }
 
     deinit { Glibc.close(fd) }
 

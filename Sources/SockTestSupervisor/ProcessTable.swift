@@ -153,18 +153,25 @@ final class ProcessTable: Sendable {
 
     // MARK: Descriptors
 
-    /// A pidfd for the process, opened once. Every 256 new ones, those of exited processes
-    /// (a pidfd polls readable once its process is gone) are closed, so a server that forks
-    /// a child per connection does not run the supervisor out of descriptors.
-    func pidfd(_ tgid: Int32) -> Int32? {
+    // Pidfds: one per process, opened on first use. Every 256 new ones, those of exited
+    // processes (a pidfd polls readable once its process is gone) are closed, so a server that
+    // forks a child per connection does not run the supervisor out of descriptors.
+
+    /// Our copy of `tgid`'s descriptor `fd` (pidfd_getfd), made under the lock: another thread
+    /// closing the exited processes' pidfds cannot close the one in use and let its number name
+    /// another process's pidfd meanwhile.
+    func copyDescriptor(_ fd: Int32, of tgid: Int32) -> Int32? {
         state.withLock { s in
-            if let fd = s.processes[tgid]?.pidfd, fd >= 0 { return fd }
-            let fd = st_pidfd_open(tgid)
-            guard fd >= 0 else { return nil }
-            s.processes[tgid, default: Process()].pidfd = fd
-            s.opened += 1
+            var pidfd = s.processes[tgid]?.pidfd ?? -1
+            if pidfd < 0 {
+                pidfd = st_pidfd_open(tgid)
+                guard pidfd >= 0 else { return nil }
+                s.processes[tgid, default: Process()].pidfd = pidfd
+                s.opened += 1
+            }
+            let copy = st_pidfd_getfd(pidfd, fd)
             if s.opened % 256 == 0 { Self.forgetExited(&s) }
-            return fd
+            return copy >= 0 ? copy : nil
         }
     }
 

@@ -22,8 +22,7 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
 
     /// Our copy of `space`'s descriptor `fd`.
     func copy(_ space: Int32, _ fd: Int32) -> SocketCopy? {
-        guard let pidfd = processes.pidfd(space) else { return nil }
-        return SocketCopy(pidfd: pidfd, fd: fd)
+        processes.copyDescriptor(fd, of: space).map(SocketCopy.init(owning:))
     }
 
     /// The tracked socket `space`'s descriptor `fd` names, learning it when the table does not

@@ -89,6 +89,7 @@ final class Receivers: @unchecked Sendable {
             handle(n, lead)
             lead.call = nil
             lead.heldEntry = nil
+            lead.addfdFoundCallGone = false
             if lead.held {          // answered without waiting: lead on (taken again at the top)
                 locked { leading = false; leader = nil }
             }
@@ -144,6 +145,8 @@ final class Lead: @unchecked Sendable {
     /// The call being answered, and its entry among the held calls once it waits.
     var call: st_notification?
     var heldEntry: HeldCalls.Entry?
+    /// ADDFD found the call gone (ENOENT from the ioctl itself, not an errno a filter chose).
+    var addfdFoundCallGone = false
     var heldCalls: HeldCalls?
 
     /// Before waiting: let another thread take the next calls, and let a restart of this call

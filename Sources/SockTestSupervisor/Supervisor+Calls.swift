@@ -119,10 +119,11 @@ struct Notification: ~Copyable {
             if let entry = c.lead.heldEntry { supervisor.heldCalls.answered(entry) }
             return
         }
-        if case .failure(.noSuchFileOrDirectory) = result, let entry = c.lead.heldEntry {
+        if case .failure = result, c.lead.addfdFoundCallGone {
             // The descriptor could not be handed over (the call was interrupted): it was closed,
-            // and the restart makes the call afresh.
-            supervisor.heldCalls.answered(entry)
+            // and the restart makes the call afresh. (Not an ENOENT a filter chose: that one is
+            // answered.)
+            if let entry = c.lead.heldEntry { supervisor.heldCalls.answered(entry) }
             return
         }
         answer(result)
@@ -243,6 +244,13 @@ struct Notification: ~Copyable {
                 return local
             }
         }
+        if case .failure(.interrupted) = outcome, st_notif_valid(listener, n.id) == 0 {
+            // A signal took the program's call away while it waited: nothing was accepted. Its
+            // restart makes the call in the kernel, its filter having run once (`HeldCalls`).
+            if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
+            supervisor.processes.creating(creation, in: space)
+            return
+        }
         if case .success(let local) = outcome, let identity = SocketIdentity.of(local) {
             var made = creation
             made.identity = identity
@@ -362,7 +370,11 @@ struct CallContext {
     /// step; the number.
     func installAndAnswer(_ local: Int32, cloexec: Bool) throws(Errno) -> Int32 {
         let target = st_notif_addfd(listener, n.id, local, cloexec ? 1 : 0, 1)
-        guard target >= 0 else { throw Errno(rawValue: errno) }
+        guard target >= 0 else {
+            let err = Errno(rawValue: errno)
+            if err == .noSuchFileOrDirectory { lead.addfdFoundCallGone = true }
+            throw err
+        }
         return target
     }
 
@@ -391,7 +403,10 @@ struct CallContext {
             return .failure(.timedOut)
         }
         return Result { () throws(Errno) -> Int32 in
-            try withCopy { copy throws(Errno) in try Unanswered.connect(copy, family: address.family, seconds: seconds) }
+            try withCopy { copy throws(Errno) in
+                if fcntl(copy, F_GETFL) & O_NONBLOCK == 0 { lead.pass() }   // it blocks until it times out
+                return try Unanswered.connect(copy, family: address.family, seconds: seconds)
+            }
         }
     }
 

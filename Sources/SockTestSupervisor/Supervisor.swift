@@ -101,9 +101,9 @@ package final class Supervisor: @unchecked Sendable {
         sentinel = st_spawn_sentinel(pid, &sentinelPid)
         self.sentinelPid = sentinelPid
         processes.onNewProcess = { [sentinel] tgid in
-            guard getpgid(tgid) != pid else { return }      // the group is killed as a whole
-            st_forward_also(tgid)
+            // Told of every process: one may leave the group (setsid) after its first call.
             if sentinel >= 0 { _ = st_sentinel_watch(sentinel, tgid) }
+            if getpgid(tgid) != pid { st_forward_also(tgid) }
         }
         _ = st_notif_sync_wakeup(listener)      // 6.6+: wake the program on our CPU (halves a round trip)
     }
@@ -192,6 +192,7 @@ package final class Supervisor: @unchecked Sendable {
 
     private func endSentinel() {
         guard sentinel >= 0 else { return }
+        _ = st_sentinel_disarm(sentinel)
         Glibc.close(sentinel)
         var status: Int32 = 0
         while waitpid(sentinelPid, &status, 0) < 0 && errno == EINTR {}

@@ -109,6 +109,22 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertEqual(r.json["script_errors"] as? [String], [])
     }
 
+    /// An after-filter may choose any errno, ENOENT too, for a call made on the program's behalf:
+    /// the program gets it (ENOENT is also what the kernel says when a call is gone; that case
+    /// is told apart, so this one is answered, not left waiting).
+    func testAnAfterFilterMayChooseENOENTForAnAccept() throws {
+        let script = try script(#"socktest.set("accept", function(so) return function(after) after.err = "ENOENT" end end)"#)
+        let program = """
+            import socket
+            ln = socket.socket(); ln.bind(("127.0.0.1", 0)); ln.listen(1)
+            c = socket.create_connection(ln.getsockname())
+            try: ln.accept(); print("accepted")
+            except OSError as e: print("accept failed", e.errno)
+            """
+        let r = try Tool.run(["run", script, "--", "python3", "-c", program])
+        XCTAssertTrue(r.stdout.hasPrefix("accept failed \(ENOENT)"), r.stdout + r.stderr)
+    }
+
     func testNonBlockingConnectTimeoutRecipe() throws {
         let (_, port) = try listener()
         // Python's settimeout connects non-blocking and reads SO_ERROR: the recipe fails it late.

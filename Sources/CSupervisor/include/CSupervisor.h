@@ -74,6 +74,9 @@ void st_forward_also(pid_t pid);
  * whose closing makes the sentinel kill the group `pgid` and those pids; -1 when it could not. */
 int st_spawn_sentinel(pid_t pgid, pid_t *sentinel);
 int st_sentinel_watch(int sentinel, pid_t pid);
+/* The tool ended the program itself: the sentinel leaves without killing (the pids it was told
+ * of may belong to other processes by now). */
+int st_sentinel_disarm(int sentinel);
 
 /* Makes `pgid` the terminal's foreground process group (as a shell does for a job), when
  * standard input is a terminal; *previous is the group to give it back to. 0, or -1. */
