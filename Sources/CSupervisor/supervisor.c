@@ -7,7 +7,6 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/close_range.h>
-#include <linux/kcmp.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <linux/seccomp.h>
@@ -283,11 +282,6 @@ int st_user_notif_available(void) {
 }
 
 void st_become_subreaper(void) { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
-
-int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2) {
-    long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, (unsigned long)fd1, (unsigned long)fd2);
-    return r < 0 ? -1 : r == 0;
-}
 
 static void wakeup(int sig) { (void)sig; }
 

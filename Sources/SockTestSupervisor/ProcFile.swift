@@ -64,11 +64,7 @@ struct SocketCopy: ~Copyable {
     deinit { Glibc.close(fd) }
 
     /// The socket's inode; nil when the descriptor is not a socket.
-    var identity: UInt64? {
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
-        return UInt64(info.st_ino)
-    }
+    var identity: UInt64? { SocketIdentity.of(fd) }
 
     func option(_ name: Int32) -> Int32? { try? Sys.getsockoptInt(fd, SOL_SOCKET, name) }
 
@@ -81,4 +77,14 @@ struct SocketCopy: ~Copyable {
     /// Whether the socket has, or had, a peer: a TCP connection the peer reset since counts.
     var isConnected: Bool { (try? Sys.getpeername(fd)) != nil || st_tcp_was_established(fd) != 0 }
     var localAddress: SocketAddress? { (try? Sys.getsockname(fd)) ?? nil }
+}
+
+/// A socket's identity: its inode, the same for every descriptor of it in any process.
+enum SocketIdentity {
+    /// The inode of our own descriptor `fd` when it is a socket.
+    static func of(_ fd: Int32) -> UInt64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
+        return UInt64(info.st_ino)
+    }
 }

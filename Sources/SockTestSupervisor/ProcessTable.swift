@@ -175,15 +175,6 @@ final class ProcessTable: Sendable {
         }
     }
 
-    /// A process has exited: what was kept for it goes.
-    func exited(_ tgid: Int32) {
-        state.withLock { s in
-            if let fd = s.processes[tgid]?.pidfd, fd >= 0 { Glibc.close(fd) }
-            s.processes[tgid] = nil
-            s.tgidOfThread = s.tgidOfThread.filter { $0.value != tgid }
-        }
-    }
-
     private static func forgetExited(_ s: inout State) {
         for (tgid, process) in s.processes where process.pidfd >= 0 {
             var p = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)

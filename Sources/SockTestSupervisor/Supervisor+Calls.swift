@@ -450,12 +450,3 @@ struct CallContext {
     }
 
 }
-
-enum SocketIdentity {
-    /// The inode of our own descriptor `fd` when it is a socket.
-    static func of(_ fd: Int32) -> UInt64? {
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { return nil }
-        return UInt64(info.st_ino)
-    }
-}

@@ -86,10 +86,6 @@ int st_take_terminal(pid_t pgid, pid_t *previous);
  * that is not TCP. */
 int st_tcp_was_established(int fd);
 
-/* kcmp(KCMP_FILE): 1 when pid1's fd1 and pid2's fd2 are the same open file, 0 when not,
- * -1 when it cannot tell (errno). */
-int st_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2);
-
 /* Installs a do-nothing SIGUSR2 handler without SA_RESTART, so pthread_kill(t, SIGUSR2)
  * interrupts a thread blocked in a notification ioctl. */
 void st_install_wakeup_signal(void);
