@@ -63,7 +63,10 @@ struct Tool {
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         // Python programs the tests run print into a pipe, and some leave with os._exit: unbuffered,
         // so nothing they printed is lost, whatever the environment the tests run in.
-        let env = ProcessInfo.processInfo.environment.merging(["PYTHONUNBUFFERED": "1"]) { $1 }
+        // HOME as in a login shell: CI runs with none, and a program without it looks its user up,
+        // which opens sockets of its own (Python's site asks libc, libc asks nscd over AF_UNIX).
+        let home = ["HOME": String(cString: getpwuid(getuid()).pointee.pw_dir)]
+        let env = ProcessInfo.processInfo.environment.merging(home) { old, _ in old }.merging(["PYTHONUNBUFFERED": "1"]) { $1 }
             .merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         // env -C: the working directory (posix_spawn's chdir action is not imported by Swift).
         let argv = (["/usr/bin/env", "-C", directory, program] + arguments).map { strdup($0) } + [nil]
