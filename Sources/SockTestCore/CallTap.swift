@@ -58,7 +58,13 @@ extension Switch {
             switch decision {
             case .filter:
                 FilterNote.reset()
-                defer { FilterNote.take(into: &verdict) }
+                defer {
+                    FilterNote.take(into: &verdict)
+                    if call.type.movesData {
+                        call.takeAction()
+                        verdict.action = call.action
+                    }
+                }
                 do throws(Errno) {
                     after = try FilterScope.run { () throws(Errno) in try box.filter(call) }
                 } catch {
@@ -67,12 +73,16 @@ extension Switch {
                 }
             case .apply(let recorded):
                 after = try Self.apply(recorded, &verdict)
+                if let action = recorded.action, action.applies(to: call.type) {
+                    call.action = action
+                    verdict.action = action
+                }
             }
         } catch {
             tap.filtered(call, token: token, verdict: verdict, result: .failure(error))
             throw error
         }
-        if call.space != 0 && after == nil {
+        if call.space != 0 && after == nil && call.action == nil {
             tap.filtered(call, token: token, verdict: verdict, result: nil)
             return Admitted(serial: serial, after: nil)
         }

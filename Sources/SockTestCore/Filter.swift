@@ -20,12 +20,31 @@ public struct Call: Sendable {
     /// getsockopt: the level and option.
     public let level: Int32?
     public let option: Int32?
-    /// accept4: the flags (0 for accept).
+    /// accept4: the flags (0 for accept); read, write: the flags of recv/send (0 for read, write).
     public let flags: Int32?
+    /// read, write: the bytes the caller offered or asked for.
+    public let size: Int?
+    /// shutdown: how (SHUT_RD, SHUT_WR or SHUT_RDWR).
+    public let how: Int32?
+    /// read, write: the bytes transferred, once the call has succeeded. An after-filter may
+    /// lower it (not raise it): the caller is told that many.
+    public var transferred: Int?
+    /// read, write: the bytes read and written on this socket before this call.
+    public internal(set) var readTotal: UInt64 = 0
+    public internal(set) var writtenTotal: UInt64 = 0
+    /// read, write: what the before-filter answered beyond an errno or a delay (SPEC §7); nil
+    /// when the call runs as asked. The supervisor acts it out for a program's call.
+    public internal(set) var action: DataAction?
+    /// read, write: the switch reset this socket earlier (`DataAction.reset`).
+    public internal(set) var wasReset = false
+    /// read, write: the call's bytes, for a filter that asks (write: those offered; read: those
+    /// received, in an after-filter).
+    public let data: CallData?
 
     init(
         _ type: FilterType, fd: Int32?, space: Int32 = 0, status: Status, address: SocketAddress? = nil,
-        backlog: Int32? = nil, level: Int32? = nil, option: Int32? = nil, flags: Int32? = nil
+        backlog: Int32? = nil, level: Int32? = nil, option: Int32? = nil, flags: Int32? = nil,
+        size: Int? = nil, how: Int32? = nil, data: CallData? = nil
     ) {
         self.type = type
         self.fd = fd
@@ -36,6 +55,19 @@ public struct Call: Sendable {
         self.level = level
         self.option = option
         self.flags = flags
+        self.size = size
+        self.how = how
+        self.data = data
+    }
+
+    /// The bytes a filter sees as `so.data`: for a write those offered, for a read those received
+    /// (nil before the read has run).
+    public func bytes() -> [UInt8]? {
+        switch type {
+        case .write: data?.bytes(size ?? 0)
+        case .read: transferred.flatMap { data?.bytes($0) }
+        default: nil
+        }
     }
 
     /// The table key of the descriptor the call operates on.

@@ -14,6 +14,12 @@ public enum FilterType: Int, CaseIterable, Sendable, CustomStringConvertible {
     case getsockopt
     /// close(2) of a socket in the table.
     case close
+    /// read, readv, recv, recvfrom, recvmsg (and recvmmsg) on a socket in the table (SPEC §7).
+    case read
+    /// write, writev, send, sendto, sendmsg (and sendmmsg) on a socket in the table.
+    case write
+    /// shutdown(2) of a socket in the table.
+    case shutdown
 
     /// The lower-case name scripts use: "socket", "connect", ...
     public var name: String {
@@ -25,6 +31,9 @@ public enum FilterType: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .accept: "accept"
         case .getsockopt: "getsockopt"
         case .close: "close"
+        case .read: "read"
+        case .write: "write"
+        case .shutdown: "shutdown"
         }
     }
 
@@ -38,4 +47,11 @@ public enum FilterType: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// Whether a successful call creates a descriptor (which the switch closes again when an
     /// after-filter fails the call).
     var createsDescriptor: Bool { self == .socket || self == .accept }
+
+    /// Whether the call moves bytes (read, write): its value is a byte count, and a filter may
+    /// answer it with a `DataAction`.
+    public var movesData: Bool { self == .read || self == .write }
+
+    /// The data-path filter types (SPEC §7): a supervisor traps their calls only when one is set.
+    public static let dataPath: [FilterType] = [.read, .write, .shutdown]
 }

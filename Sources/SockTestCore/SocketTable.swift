@@ -18,6 +18,11 @@ struct SocketTable {
         /// ...and those already counted (made on the program's behalf, or not owed: an accepted
         /// socket, another descriptor of a known one).
         var counted: Attempts = []
+        /// Bytes read and written through the switch on this socket.
+        var readTotal: UInt64 = 0
+        var writtenTotal: UInt64 = 0
+        /// A data-path filter reset this socket (its later reads return 0, as after a peer's RST).
+        var wasReset = false
     }
 
     private var local: [Entry?] = []

@@ -18,6 +18,9 @@ public struct Stat: Sendable, Equatable, CustomStringConvertible {
     public var family: Int32
     public var type: Int32
     public var `protocol`: Int32
+    /// Bytes the data-path calls moved (SPEC §7): not part of Go's text form.
+    public var readBytes: UInt64 = 0
+    public var writtenBytes: UInt64 = 0
     /// Indexed by `Counter.rawValue`; inline, so counting allocates nothing.
     private var counts = InlineArray<10, UInt64>(repeating: 0)
 
@@ -36,6 +39,7 @@ public struct Stat: Sendable, Equatable, CustomStringConvertible {
 
     public static func == (a: Stat, b: Stat) -> Bool {
         a.cookie == b.cookie && Counter.allCases.allSatisfy { a[$0] == b[$0] }
+            && a.readBytes == b.readBytes && a.writtenBytes == b.writtenBytes
     }
 
     /// Go's text form: "(inet4, stream, tcp): opened=1, connected=1, ..., closefailed=0".

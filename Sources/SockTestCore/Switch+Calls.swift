@@ -71,13 +71,62 @@ extension Switch {
     /// getpeername(2), unfiltered.
     public func getpeername(_ fd: Int32) throws(Errno) -> SocketAddress? { try Sys.getpeername(fd) }
 
-    /// read(2), unfiltered (data-path calls are not filter types yet): bytes read, 0 at end of stream.
+    /// Wraps read(2): bytes read, 0 at end of stream. On a socket in the table the read filter
+    /// runs; on any other descriptor this is a plain read.
     public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try Sys.read(fd, buffer)
+        try receive(fd, into: buffer, flags: 0, plain: true).count
     }
 
-    /// write(2), unfiltered: bytes written.
+    /// Wraps recvfrom(2): bytes received and, for a datagram, the sender.
+    public func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) throws(Errno) -> (count: Int, from: SocketAddress?) {
+        try receive(fd, into: buffer, flags: flags, plain: false)
+    }
+
+    private func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32,
+                         plain: Bool) throws(Errno) -> (count: Int, from: SocketAddress?) {
+        let data = CallData { count in Array(UnsafeRawBufferPointer(rebasing: buffer.prefix(count))) }
+        defer { data.invalidate() }
+        var call = Call(.read, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), flags: flags,
+                        size: buffer.count, data: data)
+        let n = try run(&call) { call throws(Errno) in
+            Int32(try call.perform(reset: { Sys.reset(fd) }) { limit throws(Errno) in
+                let part = UnsafeMutableRawBufferPointer(rebasing: buffer.prefix(limit))
+                if plain { return try Sys.read(fd, part) }
+                let (n, from) = try Sys.receive(fd, part, flags)
+                call.address = from
+                return n
+            })
+        }
+        return (Int(n), call.address)
+    }
+
+    /// Wraps write(2): bytes written. On a socket in the table the write filter runs.
     public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        try Sys.write(fd, buffer)
+        try send(fd, from: buffer, flags: 0, to: nil, plain: true)
+    }
+
+    /// Wraps send(2), or sendto(2) with an address: bytes sent.
+    public func send(_ fd: Int32, from buffer: UnsafeRawBufferPointer, flags: Int32 = 0, to address: SocketAddress? = nil) throws(Errno) -> Int {
+        try send(fd, from: buffer, flags: flags, to: address, plain: false)
+    }
+
+    private func send(_ fd: Int32, from buffer: UnsafeRawBufferPointer, flags: Int32, to address: SocketAddress?,
+                      plain: Bool) throws(Errno) -> Int {
+        let data = CallData { count in Array(buffer.prefix(count)) }
+        defer { data.invalidate() }
+        var call = Call(.write, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), address: address, flags: flags,
+                        size: buffer.count, data: data)
+        return Int(try run(&call) { call throws(Errno) in
+            Int32(try call.perform(reset: { Sys.reset(fd) }) { limit throws(Errno) in
+                let part = UnsafeRawBufferPointer(rebasing: buffer.prefix(limit))
+                return plain ? try Sys.write(fd, part) : try Sys.send(fd, part, flags, to: address)
+            })
+        })
+    }
+
+    /// Wraps shutdown(2).
+    public func shutdown(_ fd: Int32, how: Int32) throws(Errno) {
+        var call = Call(.shutdown, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), how: how)
+        _ = try run(&call) { _ throws(Errno) in try Sys.shutdown(fd, how) }
     }
 }

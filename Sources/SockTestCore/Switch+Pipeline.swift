@@ -37,10 +37,14 @@ extension Switch {
             guard let entry = book.withLock({ $0.table[key] }) else { return nil }
             call.status = Status(cookie: entry.status.cookie)
             serial = entry.serial
+            if call.type.movesData {
+                (call.readTotal, call.writtenTotal, call.wasReset) = (entry.readTotal, entry.writtenTotal, entry.wasReset)
+            }
         }
         var after: AfterFilter?
         if hasFilter(call.type), !FilterScope.isActive, let box = filters.withLock({ $0[call.type.rawValue] }) {
             if let tap { return try admitTapped(&call, box, serial: serial, tap: tap) }
+            defer { if call.type.movesData { call.takeAction() } }
             after = try FilterScope.run { () throws(Errno) in try box.filter(call) }
         }
         return Admitted(serial: serial, after: after)
@@ -55,6 +59,7 @@ extension Switch {
         var outcome = real
         call.status.err = outcome.error
         let serial = admitted.serial
+        if call.type.movesData, case .success(let n) = real { call.transferred = Int(n) }
         if let after = admitted.after {
             admitted.mark?.takeUnretainedValue().willRunAfterFilter(call.status)
             do {
@@ -67,6 +72,10 @@ extension Switch {
             }
             admitted.mark?.takeUnretainedValue().ranAfterFilter()
             outcome = Switch.rewrite(outcome, as: &call)
+            // A byte count may be lowered, never raised past what really moved.
+            if call.type.movesData, case .success(let n) = outcome, let told = call.transferred, told != Int(n) {
+                outcome = .success(Int32(clamping: min(max(told, 0), Int(n))))
+            }
         }
 
         if let commit, call.type.createsDescriptor, case .success(let local) = outcome {
@@ -101,6 +110,13 @@ extension Switch {
             }
             return .success(0)
         }
+    }
+}
+
+extension Call {
+    /// Takes what the before-filter just answered beyond an errno, if it fits this call.
+    mutating func takeAction() {
+        action = DataAction.take().flatMap { $0.applies(to: type) ? $0 : nil }
     }
 }
 
@@ -153,6 +169,15 @@ extension Book {
                 table[key]!.status.socketErr = call.status.socketErr
             }
             if call.space != 0, case .success = outcome { table[key]!.counted.formUnion(call.type.attempt) }
+            if call.type.movesData {
+                if call.action == .reset { table[key]!.wasReset = true }
+                if counted, case .success(let n) = outcome, n > 0 {
+                    if call.type == .read { table[key]!.readTotal += UInt64(n) } else { table[key]!.writtenTotal += UInt64(n) }
+                    countBytes(cookie, call.type, UInt64(n))
+                }
+                return
+            }
+            if call.type == .connect, case .success = outcome { table[key]!.wasReset = false }
         }
         guard counted else { return }
         switch (call.type, outcome) {

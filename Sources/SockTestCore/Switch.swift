@@ -76,6 +76,13 @@ public final class Switch: Sendable {
         return programs.withLock { $0 }?.isNonBlocking(key) ?? false
     }
 
+    /// The peer address of the socket a call is on (nil for socket(), or when it has none).
+    public func peerAddress(of call: Call) -> SocketAddress? {
+        guard let key = call.key else { return nil }
+        if key.space == 0 { return (try? Sys.getpeername(key.fd)) ?? nil }
+        return programs.withLock { $0 }?.peerAddress(of: key)
+    }
+
     /// The local address of the socket a call is on (nil for socket(), or when it has none).
     public func localAddress(of call: Call) -> SocketAddress? {
         guard let key = call.key else { return nil }
@@ -93,6 +100,8 @@ public final class Switch: Sendable {
 package protocol ProgramSockets: AnyObject, Sendable {
     /// getsockname of the program's descriptor `key`.
     func localAddress(of key: SocketKey) -> SocketAddress?
+    /// getpeername of the program's descriptor `key`.
+    func peerAddress(of key: SocketKey) -> SocketAddress?
     /// Whether the program's descriptor `key` is non-blocking now.
     func isNonBlocking(_ key: SocketKey) -> Bool
     /// Learns the sockets the programs hold that the table does not know yet.
@@ -124,6 +133,15 @@ struct Book {
             stats.append(Stat(cookie: cookie))
             stats[stats.count - 1].count(counter, failed: failed)
         }
+    }
+
+    /// Counts bytes a read or a write moved.
+    mutating func countBytes(_ cookie: Cookie, _ type: FilterType, _ bytes: UInt64) {
+        let i = stats.firstIndex(where: { $0.cookie == cookie }) ?? {
+            stats.append(Stat(cookie: cookie))
+            return stats.count - 1
+        }()
+        if type == .read { stats[i].readBytes += bytes } else { stats[i].writtenBytes += bytes }
     }
 
     /// Supervised programs' sockets by kernel object: how many descriptors name each, and its

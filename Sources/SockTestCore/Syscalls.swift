@@ -70,6 +70,38 @@ package enum Sys {
         try value { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// recvfrom(2): bytes received and, for a datagram socket, the sender.
+    package static func receive(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ flags: Int32) throws(Errno) -> (Int, SocketAddress?) {
+        var from: SocketAddress?
+        // One call moves at most MAX_RW_COUNT (INT_MAX rounded down to a page): an Int32 holds it.
+        let n = try value {
+            SocketAddress.receiving {
+                Int32(truncatingIfNeeded: Glibc.recvfrom(fd, buffer.baseAddress, buffer.count, flags, $0, $1))
+            } into: { from = $0 }
+        }
+        return (Int(n), from)
+    }
+
+    /// sendto(2), or send(2) without an address: bytes sent.
+    package static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ flags: Int32, to address: SocketAddress?) throws(Errno) -> Int {
+        guard let address else { return try value { Glibc.send(fd, buffer.baseAddress, buffer.count, flags) } }
+        return try value { address.withSockaddr { Glibc.sendto(fd, buffer.baseAddress, buffer.count, flags, $0, $1) } }
+    }
+
+    package static func shutdown(_ fd: Int32, _ how: Int32) throws(Errno) -> Int32 {
+        try value { Glibc.shutdown(fd, how) }
+    }
+
+    /// Resets a connected TCP socket: connect(2) with AF_UNSPEC disconnects it, which sends the
+    /// peer an RST and leaves ECONNRESET pending, read here so that the next call does not see
+    /// it again (the call that reset fails with it instead). Later writes fail EPIPE, as on a
+    /// socket the peer reset. Unprivileged, and works on any descriptor of the socket.
+    package static func reset(_ fd: Int32) {
+        var unspec = sockaddr(sa_family: sa_family_t(AF_UNSPEC), sa_data: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        _ = Glibc.connect(fd, &unspec, socklen_t(MemoryLayout<sockaddr>.size))
+        _ = try? getsockoptInt(fd, SOL_SOCKET, SO_ERROR)
+    }
+
     package static func close(_ fd: Int32) throws(Errno) -> Int32 {
         try value(retryOnInterrupt: false) { Glibc.close(fd) }
     }

@@ -13,6 +13,8 @@ public struct Verdict: Sendable, Equatable, Codable, CustomStringConvertible {
     public var rewrite: Rewrite?
     /// The filter raised a script error (the call failed with ECANCELED).
     public var scriptError = false
+    /// A data-path filter's answer: short N, eof, reset, drop.
+    public var action: DataAction?
 
     public struct Rewrite: Sendable, Equatable, Codable {
         /// "err" (the call's error) or "socket_err" (getsockopt's SO_ERROR value).
@@ -41,23 +43,27 @@ public struct Verdict: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
-    public init(delay: Double? = nil, fail: Errno? = nil, rewrite: Rewrite? = nil, scriptError: Bool = false) {
+    public init(delay: Double? = nil, fail: Errno? = nil, rewrite: Rewrite? = nil, scriptError: Bool = false,
+                action: DataAction? = nil) {
         self.delay = delay
         self.fail = fail
         self.rewrite = rewrite
         self.scriptError = scriptError
+        self.action = action
     }
 
     /// Whether the filters injected nothing.
-    public var isPass: Bool { delay == nil && fail == nil && rewrite == nil && !scriptError }
+    public var isPass: Bool { delay == nil && fail == nil && rewrite == nil && !scriptError && action == nil }
 
     /// "pass", "fail ECONNREFUSED", "delay 0.2", "delay 0.2, fail ETIMEDOUT",
-    /// "rewrite ETIMEDOUT->nil", "rewrite socket_err nil->ECONNREFUSED", "error".
+    /// "rewrite ETIMEDOUT->nil", "rewrite socket_err nil->ECONNREFUSED", "error", "short 100",
+    /// "eof", "reset", "drop".
     public var description: String {
         var parts: [String] = []
         if let delay { parts.append("delay \(Verdict.seconds(delay))") }
         if scriptError { parts.append("error") }
         else if let fail { parts.append("fail \(fail.name)") }
+        if let action { parts.append(action.description) }
         if let r = rewrite {
             let field = r.field == "err" ? "" : r.field + " "
             parts.append("rewrite \(field)\(r.from?.name ?? "nil")->\(r.to?.name ?? "nil")")
@@ -74,7 +80,7 @@ public struct Verdict: Sendable, Equatable, Codable, CustomStringConvertible {
         return "\(micros / 1_000_000)" + (fraction.isEmpty ? "" : "." + fraction)
     }
 
-    enum CodingKeys: String, CodingKey { case delay, fail, rewrite, scriptError = "error" }
+    enum CodingKeys: String, CodingKey { case delay, fail, rewrite, scriptError = "error", action }
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         delay = try c.decodeIfPresent(Double.self, forKey: .delay)
@@ -86,6 +92,7 @@ public struct Verdict: Sendable, Equatable, Codable, CustomStringConvertible {
         }
         rewrite = try c.decodeIfPresent(Rewrite.self, forKey: .rewrite)
         scriptError = try c.decodeIfPresent(Bool.self, forKey: .scriptError) ?? false
+        action = try c.decodeIfPresent(DataAction.self, forKey: .action)
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -93,6 +100,7 @@ public struct Verdict: Sendable, Equatable, Codable, CustomStringConvertible {
         try c.encodeIfPresent(fail?.name, forKey: .fail)
         try c.encodeIfPresent(rewrite, forKey: .rewrite)
         if scriptError { try c.encode(true, forKey: .scriptError) }
+        try c.encodeIfPresent(action, forKey: .action)
     }
 }
 

@@ -77,6 +77,7 @@ struct SocketCopy: ~Copyable {
     /// Whether the socket has, or had, a peer: a TCP connection the peer reset since counts.
     var isConnected: Bool { (try? Sys.getpeername(fd)) != nil || st_tcp_was_established(fd) != 0 }
     var localAddress: SocketAddress? { (try? Sys.getsockname(fd)) ?? nil }
+    var peerAddress: SocketAddress? { (try? Sys.getpeername(fd)) ?? nil }
 }
 
 /// A socket's identity: its inode, the same for every descriptor of it in any process.

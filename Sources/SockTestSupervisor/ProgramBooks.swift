@@ -193,6 +193,10 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         copy(key.space, key.fd)?.localAddress
     }
 
+    func peerAddress(of key: SocketKey) -> SocketAddress? {
+        copy(key.space, key.fd)?.peerAddress
+    }
+
     func refresh() {
         for space in processes.live where processes.hasCreations(in: space) { scan(space, exiting: false) }
     }

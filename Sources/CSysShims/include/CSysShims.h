@@ -31,6 +31,18 @@ extern __thread double st_unanswered_seconds __attribute__((tls_model("initial-e
 static inline void st_unanswered_set(double seconds) { st_unanswered_seconds = seconds; }
 static inline double st_unanswered_take(void) { double s = st_unanswered_seconds; st_unanswered_seconds = 0; return s; }
 
+/// What the calling thread's data-path filter answered beyond an errno (DataAction): a kind
+/// (0: none) and a byte count.
+extern __thread int st_data_action_kind __attribute__((tls_model("initial-exec")));
+extern __thread long st_data_action_count __attribute__((tls_model("initial-exec")));
+static inline void st_data_action_set(int kind, long count) { st_data_action_kind = kind; st_data_action_count = count; }
+static inline int st_data_action_take(long *count) {
+    int kind = st_data_action_kind;
+    *count = st_data_action_count;
+    st_data_action_kind = 0;
+    return kind;
+}
+
 /// Who on the calling thread wants to hear that it is about to wait (Waiting), with its
 /// context; NULL when nobody does. Thread-locals, so saying "about to wait" costs one load.
 extern __thread void (*st_wait_observer)(void *) __attribute__((tls_model("initial-exec")));
