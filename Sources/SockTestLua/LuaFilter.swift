@@ -8,6 +8,11 @@ public struct FilterCounts: Sendable, Equatable {
     public var delayed = 0
     public var rewritten = 0
     public var errors = 0
+    /// Read and write calls answered with st.short, st.eof, st.reset, st.drop (SPEC §7).
+    public var shortened = 0
+    public var ended = 0
+    public var reset = 0
+    public var dropped = 0
     public init() {}
 }
 
@@ -38,6 +43,7 @@ struct LuaFilter: Sendable {
         /// The after-filter function waits on the slot's stack (`Slot.afterIndex`).
         case after
         case delay(Double, Errno?)
+        case answer(DataAction)
         case scriptError(String)
     }
 
@@ -57,6 +63,17 @@ struct LuaFilter: Sendable {
             return nil
         case .after:
             return { call throws(Errno) in try self.after(slot, &call) }
+        case .answer(let action):
+            count {
+                switch action {
+                case .short: $0.shortened += 1
+                case .eof: $0.ended += 1
+                case .reset: $0.reset += 1; $0.failed += 1
+                case .drop: $0.dropped += 1
+                }
+            }
+            DataAction.request(action)
+            return nil
         case .delay(let seconds, .timedOut?) where call.type == .connect && runtime.sw.isNonBlocking(call):
             // A non-blocking connect does not wait: "wait, then time out" is a peer that never
             // answers — EINPROGRESS now, ETIMEDOUT later (Unanswered).
@@ -89,7 +106,7 @@ struct LuaFilter: Sendable {
     /// Acts on a verdict outside the guard: waits, fails, or reports a script error.
     private func settle(_ verdict: Verdict) throws(Errno) {
         switch verdict {
-        case .proceed, .after:
+        case .proceed, .after, .answer:
             return
         case .fail(let err):
             count { $0.failed += 1 }
@@ -163,9 +180,21 @@ struct LuaFilter: Sendable {
         default:
             defer { st_pop(T, 1) }
             if let delay = Delay.from(T, -1) { return .delay(delay.seconds, delay.err) }
+            if let action = SocktestModule.action(T, -1) {
+                if !isAfter && action.applies(to: type) { return .answer(action) }
+                let which: String
+                switch action {
+                case .short: which = "socktest.short(n) answers a read or write filter"
+                case .eof: which = "socktest.eof() answers a read filter"
+                case .reset: which = "socktest.reset() answers a read or write filter"
+                case .drop: which = "socktest.drop() answers a write filter"
+                }
+                return .scriptError("\(origin) returned \(action): \(which)" + (isAfter ? ", before the call, not after it" : " only"))
+            }
+            let data = type.movesData && !isAfter ? ", socktest.short(n)" + (type == .read ? ", socktest.eof()" : ", socktest.drop()") + ", socktest.reset()" : ""
             let expected = isAfter
                 ? "nothing, an errno name or number, or socktest.delay(...)"
-                : "nothing, an errno name or number, an after-filter function, or socktest.delay(...)"
+                : "nothing, an errno name or number, an after-filter function, socktest.delay(...)\(data)"
             let got = String(cString: st_typename(T, -1))
             return .scriptError("\(origin) returned a \(got); expected \(expected)")
         }

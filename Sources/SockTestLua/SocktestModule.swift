@@ -6,7 +6,7 @@ import SockTestCore
 /// `require("socktest")`; its Lua parts (lua/socktest.lua, net.lua, recipe.lua) build on it.
 enum SocktestModule {
     static let functions: [(String, LuaFunction)] = [
-        ("delay", delay), ("stats", stats), ("sockets", sockets), ("random", random),
+        ("delay", delay), ("short", short), ("eof", eof), ("reset", reset), ("drop", drop), ("stats", stats), ("sockets", sockets), ("random", random),
         ("sleep", sleep), ("now", now),
     ] + SwitchBindings.functions
 
@@ -23,6 +23,7 @@ enum SocktestModule {
     ]
 
     static let delayType = "socktest.delay"
+    static let actionType = "socktest.answer"
     static let statType = "socktest.stat"
     static let socketType = "socktest.socket"
 
@@ -38,7 +39,8 @@ enum SocktestModule {
         }
         StatusObject.register(rt)
         NetHandles.register(L)
-        for (type, tostring) in [(delayType, delayToString), (statType, statToString), (socketType, socketToString)] {
+        for (type, tostring) in [(delayType, delayToString), (actionType, actionToString), (statType, statToString),
+                                 (socketType, socketToString)] {
             luaL_newmetatable(L, type)
             st_pushswiftfunction(L, tostring, rt.context)
             lua_setfield(L, -2, "__tostring")
@@ -141,6 +143,42 @@ enum SocktestModule {
             let raw = lua_newuserdatauv(L, MemoryLayout<Delay>.size, 0)!
             raw.storeBytes(of: Delay(seconds: seconds, errno: err?.rawValue ?? 0), as: Delay.self)
             luaL_setmetatable(L, delayType)
+            return 1
+        }
+    }
+
+    /// short(n), eof(), reset(), drop(): what a read or write filter returns to answer its call
+    /// (SPEC §7). Userdata, as a delay is, so that no table or string is taken for one.
+    private static let short: LuaFunction = { L in
+        binding(L, "short") { args throws(LuaRaise) in
+            let n = try args.integer(1)
+            guard n >= 1 else { throw args.argError(1, "at least 1 byte expected, got \(n)") }
+            return push(L!, .short(Int(clamping: n)))
+        }
+    }
+    private static let eof: LuaFunction = { L in binding(L, "eof") { _ throws(LuaRaise) in push(L!, .eof) } }
+    private static let reset: LuaFunction = { L in binding(L, "reset") { _ throws(LuaRaise) in push(L!, .reset) } }
+    private static let drop: LuaFunction = { L in binding(L, "drop") { _ throws(LuaRaise) in push(L!, .drop) } }
+
+    private static func push(_ L: LuaState, _ action: DataAction) -> Int32 {
+        let raw = lua_newuserdatauv(L, MemoryLayout<DataAction>.size, 0)!
+        raw.initializeMemory(as: DataAction.self, repeating: action, count: 1)
+        luaL_setmetatable(L, actionType)
+        return 1
+    }
+
+    /// The answer at `index`, if it is one.
+    static func action(_ L: LuaState, _ index: Int32) -> DataAction? {
+        luaL_testudata(L, index, actionType)?.load(as: DataAction.self)
+    }
+
+    private static let actionToString: LuaFunction = { L in
+        binding(L, "tostring") { args throws(LuaRaise) in
+            guard let action = action(L!, 1) else { throw args.argError(1, "socktest answer expected") }
+            switch action {
+            case .short(let n): args.push("socktest.short(\(n))")
+            default: args.push("socktest.\(action)()")
+            }
             return 1
         }
     }
