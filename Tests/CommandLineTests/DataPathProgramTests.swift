@@ -266,32 +266,35 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertTrue(native.stdout.contains("100000\n3000\n2999\n000000\n"), native.stdout)
     }
 
-    func testDelayedReadDoesNotHoldAnotherThreadsCalls() throws {
+    func testAWaitingReadDoesNotHoldAnotherThreadsCalls() throws {
+        // The server answers the first connection after a second; the others wait in its backlog.
         let server = """
             import socket, time
             s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); announce(s)
-            s.settimeout(20); cs = []
-            c, _ = s.accept(); c.sendall(b"x"); cs.append(c)
-            for i in range(20): cs.append(s.accept()[0])
+            s.settimeout(20); c, _ = s.accept(); time.sleep(1); c.sendall(b"x"); c.recv(1)
             """
         let program = """
             import socket, sys, threading, time
             port = int(sys.argv[1])
             first = socket.create_connection(("127.0.0.1", port))
             def slow():
-                t = time.monotonic(); first.recv(1); print("read %.1f" % (time.monotonic() - t))
+                t = time.monotonic(); first.recv(1)
+                print("read %s" % ("waited" if time.monotonic() - t >= 0.9 else "quick"))
             th = threading.Thread(target=slow); th.start(); time.sleep(0.2)
             t = time.monotonic()
             for i in range(20): socket.create_connection(("127.0.0.1", port)).close()
-            print("connects %s" % ("fast" if time.monotonic() - t < 0.6 else "held"))
-            th.join()
+            print("connects %s" % ("quick" if time.monotonic() - t < 0.6 else "held"))
+            th.join(); first.close()
             """
-        let delay = try script("st.set(\"read\", function(so) if so.family == st.AF_INET then return st.delay(1) end end)")
-        let peer = try Peer(server)
-        let r = try Tool.run(["run", delay, "--json", "--", "python3", "-c", program, "\(peer.port)"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(printed(r), "connects fast\nread 1.0\n", "the delayed read held only itself")
-        _ = peer.output()
+        // A delay, and a blocking read made on the program's behalf (for an after-filter).
+        for filter in ["return st.delay(1)", "return function(so) end"] {
+            let s = try script("st.set(\"read\", function(so) if so.family == st.AF_INET then \(filter) end end)")
+            let peer = try Peer(server)
+            let r = try Tool.run(["run", s, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(printed(r), "connects quick\nread waited\n", "the waiting read held only itself (\(filter))")
+            _ = peer.output()
+        }
     }
 
     func testBrokenPipeSignalsTheProgramAsTheKernelDoes() throws {
@@ -325,5 +328,29 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(printed(r), "first: 104\n")
         XCTAssertEqual(r.json["command_status"] as? String, "killed by signal 13 (Broken pipe)", r.stdout)
         XCTAssertEqual(peer.output(), "server: 104\n")
+    }
+
+    func testSignalDuringABlockingReadMadeOnBehalfRestartsOrFailsAsNatively() throws {
+        let program = try Programs.c("blockread")
+        let server = """
+            import socket, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); time.sleep(1); c.sendall(b"hello"); c.recv(1)
+            """
+        // An after-filter: the read is made on the program's behalf and waits there.
+        let after = try script("st.set(\"read\", function(so) return function(so) end end)")
+        for mode in ["restart", "plain"] {
+            let native = try Peer(server)
+            let n = try Tool.run(["\(native.port)", mode], program: program)
+            XCTAssertEqual(n.stdout, mode == "restart" ? "read 5 hello, handled 1\n" : "read failed EINTR, handled 1\n")
+            _ = native.output()
+            let peer = try Peer(server)
+            let r = try Tool.run(["run", after, "--json", "--", program, "\(peer.port)", mode])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(printed(r), n.stdout, mode)
+            let filters = try XCTUnwrap(r.json["filters"] as? [String: [String: Int]])
+            XCTAssertEqual(filters["read"]?["seen"], 1, "its filter ran once (\(mode))")
+            _ = peer.output()
+        }
     }
 }
