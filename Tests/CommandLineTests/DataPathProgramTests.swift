@@ -353,4 +353,36 @@ final class DataPathProgramTests: XCTestCase {
             _ = peer.output()
         }
     }
+
+    func testVectoredAndMessageCallsMadeOnBehalf() throws {
+        let program = try Programs.c("vectors")
+        let native = try Tool.run([], program: program)
+        XCTAssertEqual(native.stdout, """
+            writev 12
+            readv 12 hello world
+
+            sendmsg 6
+            recvmsg 6 abcdef from sender 1 namelen 16 flags 0
+            sendmmsg 2 len 5
+            recvmmsg 2 first
+
+            """)
+        // Writes short (3 bytes of the first iovecs; for sendmmsg the first message only), reads
+        // made on behalf into the program's iovecs, with the sender's address.
+        let short = try script("""
+            st.set("write", function(so) if so.family == st.AF_INET then return st.short(3) end end)
+            st.set("read", function(so) return function(so) end end)
+            """)
+        let r = try Tool.run(["run", short, "--json", "--", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), """
+            writev 3
+            readv 3 hel
+            sendmsg 3
+            recvmsg 3 abc from sender 1 namelen 16 flags 0
+            sendmmsg 1 len 3
+            recvmmsg 1 fir
+
+            """)
+    }
 }
