@@ -118,6 +118,7 @@ final class DataPathProgramTests: XCTestCase {
                 if not s.recv(64): print("eof"); break
         except OSError as e:
             print("read:", type(e).__name__, e.errno)
+            print("again:", s.recv(64))
         time.sleep(0.1)
         try:
             s.send(b"x"); print("write: ok")
@@ -130,7 +131,7 @@ final class DataPathProgramTests: XCTestCase {
         // write EPIPE.
         let native = try Peer(Self.streamingServer(rst: true))
         let n = try Tool.run(["-c", Self.readingClient, "\(native.port)"], program: "python3")
-        XCTAssertEqual(n.stdout, "read: ConnectionResetError 104\nwrite: BrokenPipeError 32\n")
+        XCTAssertEqual(n.stdout, "read: ConnectionResetError 104\nagain: b''\nwrite: BrokenPipeError 32\n")
         _ = native.output()
 
         // The filter resets the supervised client's connection on its third read.
@@ -147,6 +148,46 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(printed(r), n.stdout, "the program saw what it sees natively after a reset")
         XCTAssertEqual(peer.output(), "server: ConnectionResetError 104\n", "the unsupervised peer got a real RST")
+    }
+
+    func testResetByAWriteFilterThenAReadEndsAsAfterARealReset() throws {
+        // Natively, after the server reset the connection: ECONNRESET on the next write, end of
+        // stream on a read, EPIPE on the write after.
+        let server = """
+            import socket, struct, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept()
+            if len(sys.argv) > 2:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); time.sleep(1)
+            else:
+                c.settimeout(5)
+                try: print("server:", c.recv(10))
+                except OSError as e: print("server:", e.errno)
+            """
+        let client = """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            time.sleep(0.3)
+            for what in ["write", "read", "write"]:
+                try:
+                    if what == "write": print("write:", s.send(b"a"))
+                    else: print("read:", s.recv(10))
+                except OSError as e:
+                    print(what + ":", type(e).__name__, e.errno)
+            """
+        let native = try Peer(server.replacingOccurrences(of: "announce(s)", with: "announce(s); sys.argv.append('rst')"))
+        let n = try Tool.run(["-c", client, "\(native.port)"], program: "python3")
+        XCTAssertEqual(n.stdout, "write: ConnectionResetError 104\nread: b''\nwrite: BrokenPipeError 32\n")
+        _ = native.output()
+        // Only a write filter: reads are trapped too, so the read after the reset gets its 0.
+        let reset = try script("""
+            local first = st.once()
+            st.set("write", function(so) if so.family == st.AF_INET and first() then return st.reset() end end)
+            """)
+        let peer = try Peer(server)
+        let r = try Tool.run(["run", reset, "--json", "--", "python3", "-c", client, "\(peer.port)"])
+        XCTAssertEqual(printed(r), n.stdout)
+        XCTAssertEqual(peer.output(), "server: 104\n", "the peer got a real RST")
     }
 
     /// Sends `count` lines and "end", then closes.
