@@ -56,8 +56,10 @@ extension Notification {
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted else { return proceed() }
-        guard admitted.after != nil || call.action != nil || (call.wasReset && type == .read),
-              c.mayTransfer(request, "\(op.name)()") else {
+        // eof, drop, reset, and a read after a reset: answered without moving a byte.
+        let movesNothing = call.action.map { if case .short = $0 { false } else { true } } ?? (call.wasReset && type == .read)
+        guard admitted.after != nil || call.action != nil || movesNothing,
+              movesNothing || c.mayTransfer(request, "\(op.name)()") else {
             sw.continued(call, admitted)
             return proceed()
         }
@@ -125,7 +127,8 @@ final class Received: @unchecked Sendable {
 }
 
 extension CallContext {
-    /// Whether the call can be made on the program's behalf as the kernel would make it. Not one
+    /// Whether the call can be made on the program's behalf as the kernel would make it (its
+    /// bytes really moved: eof, drop and reset move none, nor a read after a reset). Not one
     /// with ancillary data (descriptors and credentials are the program's); not a send to a
     /// unix path when the program's root or working directory differ from the tool's.
     func mayTransfer(_ request: ProgramTransfer, _ what: String) -> Bool {
