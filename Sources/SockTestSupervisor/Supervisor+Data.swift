@@ -63,6 +63,12 @@ extension Notification {
             sw.continued(call, admitted)
             return proceed()
         }
+        // Taken away by a signal while its filter ran (a delay): nothing has moved, so nothing is
+        // lost when its restart is made by the kernel, its filter having run once (`HeldCalls`).
+        if st_notif_valid(listener, n.id) == 0 {
+            if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
+            return
+        }
         var source: SocketAddress?
         var messageFlags: Int32 = 0
         let outcome = Result { () throws(Errno) -> Int32 in
@@ -76,8 +82,7 @@ extension Notification {
             }
         }
         if case .failure(.interrupted) = outcome, st_notif_valid(listener, n.id) == 0 {
-            // A signal took the program's call away while it waited: nothing moved. Its restart
-            // is made by the kernel, its filter having run once (`HeldCalls`).
+            // The same while it waited on behalf: nothing moved.
             if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
             return
         }
