@@ -426,4 +426,22 @@ final class DataPathProgramTests: XCTestCase {
 
             """)
     }
+
+    func testAGoHTTPServerAndClientUnderShortReadsAndWrites() throws {
+        // Non-blocking sockets (EAGAIN, then epoll) and the runtime's preemption signals.
+        let server = try Programs.go("goserver")
+        let short = try script("""
+            st.set("read", function(so) if so.family == st.AF_INET then return st.short(7) end end)
+            st.set("write", function(so) if so.family == st.AF_INET then return st.short(5) end end)
+            """)
+        let r = try Tool.run(["run", short, "--json", "--", server, "50", "4"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("failed 0 of 50"), r.stdout)
+        // Both ends are the program's, and every call was made on its behalf: every byte written
+        // was read.
+        let stats = try XCTUnwrap(r.inet4Stats, r.stdout)
+        let written = try XCTUnwrap(stats["written_bytes"] as? Int)
+        XCTAssertGreaterThan(written, 50 * 100)
+        XCTAssertEqual(stats["read_bytes"] as? Int, written)
+    }
 }
