@@ -138,7 +138,7 @@ extension CallContext {
     /// unix path when the program's root or working directory differ from the tool's.
     func mayTransfer(_ request: ProgramTransfer, _ what: String) -> Bool {
         if request.hasControl {
-            supervisor.problem("\(what) with ancillary data in pid \(space): its data-path filter's answer was not acted out — the kernel made the call (calls carrying descriptors or credentials are not made on the program's behalf)")
+            supervisor.problem("\(what) with ancillary data in pid \(space): its after-filter or short answer did not run — the kernel made the call (calls carrying descriptors or credentials are not made on the program's behalf)")
             return false
         }
         if let destination = request.destination, destination.family == AF_UNIX {

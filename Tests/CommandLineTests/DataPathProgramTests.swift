@@ -444,4 +444,19 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertGreaterThan(written, 50 * 100)
         XCTAssertEqual(stats["read_bytes"] as? Int, written)
     }
+
+    func testACallWithAncillaryDataIsMadeByTheKernelAndSaysSo() throws {
+        let program = """
+            import socket
+            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
+            b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.sendto(b"hi", a.getsockname())
+            print(a.recvmsg(100, 100)[0])
+            """
+        let after = try script("st.set(\"read\", function(so) return function(so) end end)")
+        let r = try Tool.run(["run", after, "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(printed(r), "b'hi'\n", "the program got its datagram")
+        let errors = try XCTUnwrap(r.json["script_errors"] as? [String])
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertTrue(errors.first?.hasPrefix("recvmsg() with ancillary data in pid ") ?? false, "\(errors)")
+    }
 }
