@@ -162,7 +162,7 @@ extension CallContext {
         let waitAll = blocking && request.flags & Int32(MSG_WAITALL) != 0
             && (try? Sys.getsockoptInt(copy, SOL_SOCKET, SO_TYPE)) == Int32(SOCK_STREAM.rawValue)
         let flags = (request.flags | Int32(MSG_DONTWAIT)) & ~Int32(MSG_WAITALL)
-        received.bytes = [UInt8](repeating: 0, count: limit)
+        received.bytes = [UInt8](repeating: 0, count: min(limit, Self.readLimit))
         received.count = 0
         while true {
             let got = received.count
@@ -175,27 +175,39 @@ extension CallContext {
             case .success(let (n, from, flags)):
                 if got == 0 { (source, messageFlags) = (from, flags) }
                 received.count += n
-                if !waitAll || n == 0 || received.count >= limit { return received.count }
+                if !waitAll || n == 0 || received.count >= received.bytes.count { return received.count }
             case .failure(let error):
                 if let done = try ended(error, moved: got, copy, Int16(POLLIN), blocking: blocking, timeout: timeout) { return done }
             }
         }
     }
 
-    /// A send made on behalf: at most `limit` of the bytes the program offers. A blocking
-    /// stream socket sends them all, as the kernel does, waiting without holding the other
-    /// calls; MSG_NOSIGNAL always (the program's thread gets its SIGPIPE from the supervisor).
+    /// A send made on behalf: at most `limit` of the bytes the program offers, read from its
+    /// memory a chunk at a time. A blocking stream socket sends them all, as the kernel does,
+    /// waiting without holding the other calls; MSG_NOSIGNAL always (the program's thread gets
+    /// its SIGPIPE from the supervisor).
     func send(_ copy: Int32, _ request: ProgramTransfer, _ limit: Int) throws(Errno) -> Int {
-        guard let bytes = request.gather(limit, self) else { throw .badAddress }
         let blocking = blocks(copy, request.flags)
         let timeout = blocking ? Self.timeout(copy, SO_SNDTIMEO) : nil
         let flags = request.flags | Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)
+        // A datagram goes whole; a stream's bytes a chunk at a time.
+        let datagram = (try? Sys.getsockoptInt(copy, SOL_SOCKET, SO_TYPE)) != Int32(SOCK_STREAM.rawValue)
+        let chunk = datagram ? limit : min(limit, Self.chunk)
         var sent = 0
+        var bytes: [UInt8] = []
+        var start = 0       // where `bytes` begins in the program's buffers
         repeat {
-            let done = sent
+            if sent - start >= bytes.count {
+                guard let next = request.gather(min(chunk, limit - sent), from: sent, self) else {
+                    if sent > 0 { return sent }
+                    throw .badAddress
+                }
+                (bytes, start) = (next, sent)
+            }
+            let from = sent - start
             let step = bytes.withUnsafeBytes { raw in
                 Result { () throws(Errno) -> Int in
-                    try Sys.send(copy, UnsafeRawBufferPointer(rebasing: raw[done...]), flags, to: request.destination)
+                    try Sys.send(copy, UnsafeRawBufferPointer(rebasing: raw[from...]), flags, to: request.destination)
                 }
             }
             switch step {
@@ -203,9 +215,14 @@ extension CallContext {
             case .failure(let error):
                 if let done = try ended(error, moved: sent, copy, Int16(POLLOUT), blocking: blocking, timeout: timeout) { return done }
             }
-        } while blocking && sent < bytes.count
+        } while sent < limit && (blocking || sent - start == bytes.count)
         return sent
     }
+
+    /// How much of a program's stream write the supervisor holds at a time, and the most one
+    /// read made on behalf takes (the kernel may return less than asked too).
+    static let chunk = 1 << 20
+    static let readLimit = 8 << 20
 
     /// A step of a transfer failed with `error` after `moved` bytes. On a blocking socket that
     /// would have blocked: waits until it is ready (nil: try again). Otherwise the call ends as
