@@ -459,4 +459,36 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(errors.count, 1)
         XCTAssertTrue(errors.first?.hasPrefix("recvmsg() with ancillary data in pid ") ?? false, "\(errors)")
     }
+
+    func testABlockingWriteMadeOnBehalfSendsEveryByteAsNatively() throws {
+        // One send() of 3 MB to a peer that starts reading only after half a second: natively
+        // it blocks until everything is sent. Made on behalf, it waits there too.
+        let peer = """
+            import hashlib, socket, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); c.settimeout(20); time.sleep(0.5)
+            h = hashlib.sha256(); n = 0
+            while True:
+                b = c.recv(65536)
+                if not b: break
+                h.update(b); n += len(b)
+            print(n, h.hexdigest()[:16])
+            """
+        let program = """
+            import socket, sys
+            data = bytes(i * 7 % 251 for i in range(3000000))
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            print("sent", s.send(data)); s.close()
+            """
+        let native = try Peer(peer)
+        let n = try Tool.run(["-c", program, "\(native.port)"], program: "python3")
+        XCTAssertEqual(n.stdout, "sent 3000000\n")
+        let nativePeer = native.output()
+        let after = try script("st.set(\"write\", function(so) return function(so) end end)")
+        let supervised = try Peer(peer)
+        let r = try Tool.run(["run", after, "--json", "--", "python3", "-c", program, "\(supervised.port)"])
+        XCTAssertEqual(printed(r), n.stdout)
+        XCTAssertEqual(supervised.output(), nativePeer, "every byte, in order")
+        XCTAssertEqual(r.inet4Stats?["written_bytes"] as? Int, 3_000_000)
+    }
 }
