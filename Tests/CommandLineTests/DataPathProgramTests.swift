@@ -491,4 +491,57 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(supervised.output(), nativePeer, "every byte, in order")
         XCTAssertEqual(r.inet4Stats?["written_bytes"] as? Int, 3_000_000)
     }
+
+    /// Serves `count` GETs of a 200 kB file, then ends.
+    static func httpServer(_ count: Int) -> String {
+        """
+        import http.server, os, tempfile
+        d = tempfile.mkdtemp(); open(os.path.join(d, "blob"), "wb").write(bytes(200000))
+        os.chdir(d)
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *a): pass
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Quiet); srv.timeout = 20; announce(srv.socket)
+        for i in range(\(count)): srv.handle_request()
+        """
+    }
+
+    func testCurlGetsItsOwnRecvFailureOnAResetWhileReceiving() throws {
+        let peer = try Peer(Self.httpServer(2))
+        let url = "http://127.0.0.1:\(peer.port)/blob"
+        let native = try Tool.run(["-s", "-o", "/dev/null", url], program: "curl")
+        XCTAssertEqual(native.status, 0)
+        let reset = try script("""
+            local reads = 0
+            st.set("read", function(so)
+                if so.family ~= st.AF_INET then return end
+                reads = reads + 1
+                if reads == 1 then return st.reset() end
+            end)
+            """)
+        let r = try Tool.run(["run", reset, "--json", "--", "curl", "-s", "-o", "/dev/null", url])
+        XCTAssertEqual(r.status, 56, "curl's own exit code for a failure receiving data: \(r.stdout)")
+        _ = peer.output()
+    }
+
+    func testDataPathFiltersSetLaterSeeNoCallsOfAProgram() throws {
+        // Only what the script's top level sets decides the trap set: a read filter set from
+        // inside a connect filter finds the program's reads untrapped.
+        let later = try script("""
+            st.set("connect", function(so) st.set("read", function(so) return st.eof() end) end)
+            """)
+        let server = """
+            import socket
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); c.sendall(b"hello"); c.recv(1)
+            """
+        let peer = try Peer(server)
+        let program = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); print(s.recv(10))
+            """
+        let r = try Tool.run(["run", later, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+        XCTAssertEqual(printed(r), "b'hello'\n")
+        XCTAssertNil((r.json["filters"] as? [String: [String: Int]])?["read"], "no read came to the supervisor")
+        _ = peer.output()
+    }
 }
