@@ -8,6 +8,18 @@ import XCTest
 final class DataPathProgramTests: XCTestCase {
     func script(_ source: String) throws -> String { try Tool.script("data.lua", "local st = socktest\n" + source) }
 
+    /// A script that resets the connection on the program's `nth` read of an inet socket.
+    func resetOnRead(_ nth: Int) throws -> String {
+        try script("""
+            local reads = 0
+            st.set("read", function(so)
+                if so.family ~= st.AF_INET then return end
+                reads = reads + 1
+                if reads == \(nth) then return st.reset() end
+            end)
+            """)
+    }
+
     /// What a program run with --json printed, each line ended.
     func printed(_ r: Tool.Result) -> String { r.programOutput.isEmpty ? "" : r.programOutput + "\n" }
 
@@ -135,14 +147,7 @@ final class DataPathProgramTests: XCTestCase {
         _ = native.output()
 
         // The filter resets the supervised client's connection on its third read.
-        let reset = try script("""
-            local reads = 0
-            st.set("read", function(so)
-                if so.family ~= st.AF_INET then return end
-                reads = reads + 1
-                if reads == 3 then return st.reset() end
-            end)
-            """)
+        let reset = try resetOnRead(3)
         let peer = try Peer(Self.streamingServer(rst: false))
         let r = try Tool.run(["run", reset, "--json", "--", "python3", "-c", Self.readingClient, "\(peer.port)"])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -510,14 +515,7 @@ final class DataPathProgramTests: XCTestCase {
         let url = "http://127.0.0.1:\(peer.port)/blob"
         let native = try Tool.run(["-s", "-o", "/dev/null", url], program: "curl")
         XCTAssertEqual(native.status, 0)
-        let reset = try script("""
-            local reads = 0
-            st.set("read", function(so)
-                if so.family ~= st.AF_INET then return end
-                reads = reads + 1
-                if reads == 1 then return st.reset() end
-            end)
-            """)
+        let reset = try resetOnRead(1)
         let r = try Tool.run(["run", reset, "--json", "--", "curl", "-s", "-o", "/dev/null", url])
         XCTAssertEqual(r.status, 56, "curl's own exit code for a failure receiving data: \(r.stdout)")
         _ = peer.output()
