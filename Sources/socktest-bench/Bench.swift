@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
         discussion: """
             W0 = socket() of an unsupported family (fails in the kernel at once: the
             pipeline's own cost, free of the noise of real socket work). W1 = socket +
-            close. W2 = loopback TCP socket + connect + accept + close of both.
+            close. W2 = loopback TCP socket + connect + accept + close of both. W3 = the
+            data path: 1 MiB echoed over one loopback TCP connection in 64 KiB writes.
 
             Each case runs --repetitions times, interleaved with the others; the
             median ns per iteration is reported, and its ratio to the raw calls of the
@@ -28,6 +29,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Iterations of W2 per repetition, in-process cases.") var w2 = 3_200
     @Option(help: "Iterations of W1 per repetition, external-program cases.") var externalW1 = 5_000
     @Option(help: "Iterations of W2 per repetition, external-program cases.") var externalW2 = 800
+    @Option(help: "MiB echoed per repetition of W3 (the data path), in-process cases.") var w3 = 64
+    @Option(help: "MiB echoed per repetition of W3, external-program cases.") var externalW3 = 32
     @Option(help: "Repetitions per case (medians are reported).") var repetitions = 21
     @Flag(help: "Also measure external-program mode (needs cc, the socktest-lua binary, strace if present).")
     var external = false
@@ -49,6 +52,10 @@ struct Bench: ParsableCommand {
                 results += try External.measure(workload, iterations: workload == .w1 ? externalW1 : externalW2,
                                                 repetitions: repetitions)
             }
+        }
+        if onlyW0 == nil {
+            results += try DataPath.measure(mebibytes: w3, repetitions: repetitions)
+            if external { results += try External.measure(.w3, iterations: externalW3, repetitions: repetitions) }
         }
         if servers && onlyW0 == nil { results += try Servers.measure(seconds: serverSeconds, repetitions: serverRepetitions) }
         let mem = memory && onlyW0 == nil ? try Memory.measure(sockets: 10_000) : nil
@@ -72,7 +79,7 @@ struct Bench: ParsableCommand {
 }
 
 enum Workload: String, Codable {
-    case w0 = "W0", w1 = "W1", w2 = "W2"
+    case w0 = "W0", w1 = "W1", w2 = "W2", w3 = "W3"
     case nginxConnectionPerRequest = "HTTP, connection per request:"
     case nginxKeepAlive = "HTTP, keep-alive:"
 }

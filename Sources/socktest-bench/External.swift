@@ -19,14 +19,25 @@ enum External {
         let floor = try buildProgram("notify-floor", into: scratch)
         let script = scratch + "/noop.lua"
         try #"socktest.set("connect", function(so) end)"#.write(toFile: script, atomically: true, encoding: .utf8)
-        let arg = workload == .w1 ? "w1" : "w2"
+        let arg = workload.rawValue.lowercased()
+        let data = scratch + "/noop-data.lua"
+        try "socktest.set(\"read\", function(so) end)\nsocktest.set(\"write\", function(so) end)\n"
+            .write(toFile: data, atomically: true, encoding: .utf8)
         var cases: [(String, [String])] = [
             ("program, native", [program, arg, "\(iterations)"]),
             ("program, socktest-lua run (no-op connect filter)", [here + "/socktest-lua", "run", script, "--", program, arg, "\(iterations)"]),
             ("program, floor: trap + continue", [floor, program, arg, "\(iterations)"]),
-            ("program, floor: trap + calls made on its behalf", [floor, "--on-behalf", program, arg, "\(iterations)"]),
         ]
-        if let strace = which("strace") {
+        if workload == .w3 {
+            // The data path trapped: a no-op read and write filter, and its floor.
+            cases += [
+                ("program, socktest-lua run (no-op read and write filters)", [here + "/socktest-lua", "run", data, "--", program, arg, "\(iterations)"]),
+                ("program, floor: trap + continue, data path trapped", [floor, "--data", program, arg, "\(iterations)"]),
+            ]
+        } else {
+            cases.append(("program, floor: trap + calls made on its behalf", [floor, "--on-behalf", program, arg, "\(iterations)"]))
+        }
+        if let strace = which("strace"), workload != .w3 {
             // strace 6.1 caps when= at 65535: a rule for call 65535+ never fires in these runs.
             cases.append(("program, strace --seccomp-bpf (no-op inject)", [
                 strace, "-f", "-qq", "-o", "/dev/null", "--seccomp-bpf",

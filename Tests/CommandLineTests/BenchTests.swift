@@ -10,7 +10,7 @@ final class BenchTests: XCTestCase {
         let tmp = Tool.scratchPath("tmp")
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let result = try Tool.run(["--w1", "200", "--w2", "50", "--external-w1", "200", "--external-w2", "50",
-                                     "--repetitions", "1", "--external", "--json"],
+                                     "--w3", "1", "--external-w3", "1", "--repetitions", "1", "--external", "--json"],
                                   environment: ["TMPDIR": tmp], program: bench)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [], "left in its temporary folder")
@@ -28,6 +28,14 @@ final class BenchTests: XCTestCase {
                 XCTAssertTrue(names.contains("\(workload) \(name)"), "missing \(workload) \(name)")
             }
         }
+        // The data path: in-process, and a program with and without data-path filters beside the
+        // floor that traps the same calls.
+        for name in ["raw", "switch, no data-path filter", "switch, no-op Lua filter on read and write",
+                     "program, native", "program, socktest-lua run (no-op connect filter)",
+                     "program, socktest-lua run (no-op read and write filters)", "program, floor: trap + continue",
+                     "program, floor: trap + continue, data path trapped"] {
+            XCTAssertTrue(names.contains("W3 \(name)"), "missing W3 \(name)")
+        }
         // The filter path with the trace off (a nil check) beside the same with it on.
         for name in ["W0 switch, Lua filter", "W0 switch, Lua filter, --trace to /dev/null"] {
             XCTAssertTrue(names.contains(name), "missing \(name)")
@@ -39,7 +47,7 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(cases.first { $0["name"] as? String == "W1 raw" }?["ratio"] as? Double, 1)
         // The text form: every case named whole, its numbers in aligned columns.
         let text = try Tool.run(["--w1", "200", "--w2", "50", "--external-w1", "200", "--external-w2", "50",
-                                 "--repetitions", "1", "--external"], program: bench)
+                                 "--w3", "1", "--external-w3", "1", "--repetitions", "1", "--external"], program: bench)
         XCTAssertEqual(text.status, 0, text.stderr)
         let rows = text.stdout.split(separator: "\n").dropFirst()
         XCTAssertEqual(rows.count, cases.count)

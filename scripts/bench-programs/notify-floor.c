@@ -6,6 +6,10 @@
  *   notify-floor --on-behalf PROGRAM [ARG...]   socket, connect and accept made here on the
  *                                               program's behalf, the way socktest-lua makes
  *                                               them (below); the rest "continue"
+ *   notify-floor --data PROGRAM [ARG...]        the data path trapped too (read, write, their
+ *                                               vector and socket forms, shutdown), as
+ *                                               socktest-lua traps it under a data-path filter;
+ *                                               every call answered "continue"
  * Exit status: the program's. */
 #define _GNU_SOURCE     /* accept4, process_vm_readv */
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,41 +37,28 @@
 #define TRAP(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
                  BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF)
 
-static int install_filter(void) {
+static int install_filter(int data) {
     struct sock_filter code[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         TRAP(__NR_socket), TRAP(__NR_bind), TRAP(__NR_connect), TRAP(__NR_listen),
         TRAP(__NR_accept), TRAP(__NR_accept4), TRAP(__NR_getsockopt), TRAP(__NR_close),
+        /* --data: the data path (dropped from the program below otherwise) */
+        TRAP(__NR_read), TRAP(__NR_readv), TRAP(__NR_recvfrom), TRAP(__NR_recvmsg), TRAP(__NR_recvmmsg),
+        TRAP(__NR_write), TRAP(__NR_writev), TRAP(__NR_sendto), TRAP(__NR_sendmsg), TRAP(__NR_sendmmsg),
+        TRAP(__NR_shutdown),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {.len = sizeof code / sizeof *code, .filter = code};
+    unsigned short len = sizeof code / sizeof *code;
+    if (!data) {   /* the data path's 11 TRAPs (2 instructions each) dropped: ALLOW moves up */
+        code[len - 23] = code[len - 1];
+        len -= 22;
+    }
+    struct sock_fprog prog = {.len = len, .filter = code};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) return -1;
     return (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 }
 
-/* Passes `fd` over the unix socket `sock` (sendmsg is not trapped). */
-static int send_fd(int sock, int fd) {
-    char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int receive_fd(int sock) {
-    char byte, control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-    if (recvmsg(sock, &msg, 0) != 1) return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    int fd = -1;
-    if (c && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return fd;
-}
+enum { HANDOVER_FD = 999 };
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -121,24 +113,29 @@ static int on_behalf(int listener, int pidfd, const struct seccomp_notif *req) {
 int main(int argc, char **argv) {
     int behalf = argc > 1 && strcmp(argv[1], "--on-behalf") == 0;
     argv += behalf, argc -= behalf;
-    if (argc < 2) { fprintf(stderr, "usage: notify-floor [--on-behalf] PROGRAM [ARG...]\n"); return 2; }
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) { perror("socketpair"); return 2; }
+    int data = argc > 1 && strcmp(argv[1], "--data") == 0;
+    argv += data, argc -= data;
+    if (argc < 2) { fprintf(stderr, "usage: notify-floor [--on-behalf] [--data] PROGRAM [ARG...]\n"); return 2; }
     pid_t pid = fork();
     if (pid < 0) { perror("fork"); return 2; }
     if (pid == 0) {
-        int listener = install_filter();
-        if (listener < 0 || send_fd(sv[1], listener)) _exit(126);
-        fcntl(listener, F_SETFD, FD_CLOEXEC);   /* gone at exec, with sv[1]: no trapped close */
+        /* The listener is handed over without a trapped call (sendmsg and write may be trapped):
+         * at a number agreed on, while the child stops itself; both copies close at exec. */
+        int listener = install_filter(data);
+        if (listener < 0 || dup2(listener, HANDOVER_FD) < 0) _exit(126);
+        fcntl(listener, F_SETFD, FD_CLOEXEC);
+        fcntl(HANDOVER_FD, F_SETFD, FD_CLOEXEC);
+        raise(SIGSTOP);
         execvp(argv[1], argv + 1);
         _exit(127);
     }
-    close(sv[1]);
-    int listener = receive_fd(sv[0]);
+    int status = 0;
+    if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) { fprintf(stderr, "notify-floor: the child did not stop\n"); return 2; }
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, HANDOVER_FD, 0);
     if (listener < 0) { fprintf(stderr, "notify-floor: no seccomp listener\n"); return 2; }
+    kill(pid, SIGCONT);
     ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-    int pidfd = behalf ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-    if (behalf && pidfd < 0) { perror("pidfd_open"); return 2; }
 
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
@@ -155,7 +152,6 @@ int main(int argc, char **argv) {
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     }
-    int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
