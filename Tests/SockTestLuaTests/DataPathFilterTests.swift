@@ -8,22 +8,15 @@ import XCTest
 /// counted as, answers in the wrong place, `so.data` against the memory cap. Tests/lua/datapath.lua
 /// checks what the calls then do.
 final class DataPathFilterTests: XCTestCase {
-    /// A connected pair on loopback: the switch's client socket and a raw peer, not tracked.
+    /// A connected pair on loopback: the switch's client socket and a raw peer, not tracked
+    /// (accepted with the system's accept from the switch's listener, closed at once).
     private func pair(_ sw: Switch) throws -> (client: Int32, peer: Int32) {
-        let listener = socket(AF_INET, stream, 0)
-        defer { Glibc.close(listener) }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &sin) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, len) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &len) == 0
-            }
-        }
-        XCTAssertTrue(ok)
+        let listener = try sw.socket(family: AF_INET, type: stream)
+        defer { try? sw.close(listener) }
+        try sw.bind(listener, to: SocketAddress("127.0.0.1:0")!)
+        try sw.listen(listener, backlog: 4)
         let client = try sw.socket(family: AF_INET, type: stream)
-        try sw.connect(client, to: SocketAddress("127.0.0.1:\(UInt16(bigEndian: sin.sin_port))")!)
+        try sw.connect(client, to: try XCTUnwrap(try sw.getsockname(listener)))
         let peer = accept(listener, nil, nil)
         XCTAssertGreaterThanOrEqual(peer, 0)
         addTeardownBlock { Glibc.close(peer) }
