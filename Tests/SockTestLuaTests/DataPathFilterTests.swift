@@ -119,4 +119,33 @@ final class DataPathFilterTests: XCTestCase {
         XCTAssertEqual(host.scriptErrors.count, 1)
         try sw.close(client)
     }
+
+    /// A read its filter delays waits without the Lua state: another thread's read and write,
+    /// filtered by the same script, go on meanwhile.
+    func testADelayedReadHoldsNoOtherCall() throws {
+        let (sw, host) = try makeHost()
+        defer { host.close() }
+        let (slow, slowPeer) = try pair(sw)
+        let (fast, fastPeer) = try pair(sw)
+        try host.load(string: """
+            socktest.set("read", function(so) if so.fd == \(slow) then return socktest.delay(1) end end)
+            socktest.set("write", function(so) return socktest.short(1) end)
+            """, name: "slow.lua")
+        XCTAssertEqual(Glibc.write(slowPeer, "s", 1), 1)
+        XCTAssertEqual(Glibc.write(fastPeer, "f", 1), 1)
+        let started = now()
+        let waiter = WorkerThread {
+            var buffer = [UInt8](repeating: 0, count: 8)
+            _ = try? buffer.withUnsafeMutableBytes { buffer throws(Errno) in try sw.read(slow, into: buffer) }
+        }
+        usleep(100_000)     // the slow read is waiting in its delay
+        XCTAssertEqual(try read(sw, fast, count: 8), 1)
+        XCTAssertEqual(try write(sw, fast, count: 8), 1)
+        XCTAssertLessThan(now() - started, 0.5, "the other calls did not wait for the delayed read")
+        waiter.join()
+        XCTAssertGreaterThanOrEqual(now() - started, 1, "the slow read waited out its delay")
+        XCTAssertEqual(host.filterCounts[.read]?.delayed, 1)
+        try sw.close(slow)
+        try sw.close(fast)
+    }
 }
