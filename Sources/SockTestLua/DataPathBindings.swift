@@ -64,11 +64,7 @@ enum DataPathBindings {
         guard let fd else { return args.fail(.badFileDescriptor) }
         return SwitchBindings.perform(args, { sw throws(Errno) in
             try QuietPipe.run { () throws(Errno) in
-                try bytes.withUnsafeBytes { buffer in
-                    Result { () throws(Errno) in
-                        plain ? try sw.write(fd, from: buffer) : try sw.send(fd, from: buffer, to: address)
-                    }
-                }.get()
+                plain ? try sw.write(fd, from: bytes) : try sw.send(fd, from: bytes, to: address)
             }
         }) {
             args.push(Int64($0)); return 1
