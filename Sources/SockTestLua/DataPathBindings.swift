@@ -81,7 +81,7 @@ enum DataPathBindings {
         }
     }
 
-    static let hows: [(String, Int32)] = [("r", Int32(SHUT_RD)), ("w", Int32(SHUT_WR)), ("rw", Int32(SHUT_RDWR))]
+    private static let hows: [(String, Int32)] = [("r", Int32(SHUT_RD)), ("w", Int32(SHUT_WR)), ("rw", Int32(SHUT_RDWR))]
 
     private static func shutdownHow(_ args: LuaArguments, _ i: Int32) throws(LuaRaise) -> Int32 {
         guard lua_type(args.L, i) == LUA_TSTRING else {
