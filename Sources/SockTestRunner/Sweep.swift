@@ -5,8 +5,12 @@ import SockTestCore
 package struct SweepRequest: Sendable {
     package var script: String?
     package var command: [String]
-    package var calls: [FilterType] = FilterType.allCases
+    /// The connection calls by default: a program makes reads and writes by the thousand, and
+    /// observing them traps each one (`--calls read,write` asks for them).
+    package var calls: [FilterType] = FilterType.allCases.filter { !FilterType.dataPath.contains($0) }
     /// nil: the `auto` table.
+    /// The swept types as `--observe` takes them.
+    var observed: String { calls.map(\.name).joined(separator: ",") }
     package var errnos: [String]?
     package var transient = true
     package var persistent = true
@@ -39,10 +43,10 @@ package enum Sweep {
         let tool = ChildRun.executable
         let seed = UInt64.random(in: 1...999_999)
 
-        // Discovery: every call seen (--observe all), its site in the JSON trace.
+        // Discovery: every call of the swept types seen (--observe), its site in the JSON trace.
         let tracePath = scratch + "/discovery.jsonl"
         var arguments = ["run"] + (request.script.map { [$0] } ?? [])
-        arguments += ["--observe", "all", "--trace-to", tracePath, "--json", "--seed", String(seed), "--"] + request.command
+        arguments += ["--observe", request.observed, "--trace-to", tracePath, "--json", "--seed", String(seed), "--"] + request.command
         let discovery: ChildRun
         do { discovery = try ChildRun.run(tool, arguments, timeout: request.timeout, scratch: scratch) }
         catch { throw UsageError("\(error)") }
@@ -94,7 +98,7 @@ package enum Sweep {
                                 scratch: String, baseline: Int32, baselineLeaks: Int) -> SweepOutcome {
         let type = FilterType(name: run.site.call)!
         let schedule = Schedule(seed: seed, script: request.script, recipes: [], workload: nil, command: request.command,
-                                filterOthers: true, observe: ["all"],
+                                filterOthers: true, observe: [request.observed],
                                 decisions: [.init(site: run.site, verdict: SweepErrnos.verdict(type, run.errno),
                                                   persistent: run.persistent ? true : nil)])
         let path = scratch + "/run-\(index + 1).json"

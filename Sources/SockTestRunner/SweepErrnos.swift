@@ -3,8 +3,8 @@ import SockTestCore
 /// The `auto` errno table of `socktest-lua sweep`: per call type, the errors the kernel can
 /// really return there (docs/trace-and-sweep.md lists them with why). getsockopt's are socket errors:
 /// the outcome SO_ERROR reports for a non-blocking connect, not a failed getsockopt. The data
-/// path's types (read, write, shutdown) will add theirs here, and verdicts of their own
-/// (short transfers, early EOF) beside the errnos.
+/// path's ECONNRESET is the errno alone (the peer gets no RST): a sweep asks how the program
+/// takes the error.
 enum SweepErrnos {
     static let auto: [FilterType: [String]] = [
         .socket: ["EMFILE", "ENFILE", "ENOBUFS", "EAFNOSUPPORT"],
@@ -14,6 +14,9 @@ enum SweepErrnos {
         .accept: ["EMFILE", "ENFILE", "ECONNABORTED", "ENOBUFS", "EAGAIN", "EINTR"],
         .getsockopt: ["ECONNREFUSED", "ETIMEDOUT", "ENETUNREACH", "EHOSTUNREACH"],
         .close: ["EINTR", "EIO"],
+        .read: ["ECONNRESET", "ETIMEDOUT", "EAGAIN", "EINTR"],
+        .write: ["EPIPE", "ECONNRESET", "ENOBUFS", "EAGAIN", "EINTR"],
+        .shutdown: ["ENOTCONN"],
     ]
 
     /// Errors a correct program retries without end when they persist: not swept persistently.

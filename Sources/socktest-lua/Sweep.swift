@@ -21,7 +21,7 @@ struct SweepCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A script whose filters apply to every run (optional).", valueName: "SCRIPT.lua"))
     var script: String?
 
-    @Option(help: ArgumentHelp("Call types to sweep, comma-separated (default: all).", valueName: "TYPES"))
+    @Option(help: ArgumentHelp("Call types to sweep, comma-separated, or all (default: all but read, write, shutdown).", valueName: "TYPES"))
     var calls: String?
 
     @Option(help: ArgumentHelp("auto (a table per call type, see docs/trace-and-sweep.md) or errno names, comma-separated.", valueName: "auto|LIST"))

@@ -99,6 +99,30 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(Set(byErrno.values), ["survived"], "\(byErrno)")
     }
 
+    func testReadsAreSweptWhenAskedForAndOnlyThen() throws {
+        let dir = try folder()
+        let program = dir + "/reader.py"
+        try """
+            import socket
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            s.sendall(b"hello")
+            print(c.recv(10))
+            """.write(toFile: program, atomically: true, encoding: .utf8)
+        let reads = try Tool.run(["sweep", "--calls", "read", "--mode", "transient", "--json", "--", "python3", program], in: dir)
+        let runs = try XCTUnwrap(reads.json["runs"] as? [[String: Any]], reads.stdout + reads.stderr)
+        var byErrno: [String: String] = [:]
+        for run in runs where run["call"] as? String == "read" { byErrno["\(run["errno"]!)"] = run["outcome"] as? String }
+        XCTAssertEqual(byErrno["ECONNRESET"], "exited 1", "\(runs)")
+        XCTAssertEqual(byErrno["EINTR"], "survived", "Python retries EINTR itself: \(runs)")
+        XCTAssertEqual(Set(byErrno.keys), ["ECONNRESET", "ETIMEDOUT", "EAGAIN", "EINTR"])
+        // Without --calls the data path is not swept (nor trapped).
+        let plain = try Tool.run(["sweep", "--mode", "transient", "--max-runs", "50", "--json", "--", "python3", program], in: dir)
+        let calls = Set((plain.json["runs"] as? [[String: Any]] ?? []).compactMap { $0["call"] as? String })
+        XCTAssertFalse(calls.isEmpty, plain.stdout + plain.stderr)
+        XCTAssertTrue(calls.isDisjoint(with: ["read", "write", "shutdown"]), "\(calls)")
+    }
+
     func testStrictAndMaxRuns() throws {
         let program = try build("acceptor")
         let dir = try folder()
