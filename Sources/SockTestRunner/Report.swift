@@ -173,6 +173,9 @@ package struct Report: Encodable, Sendable {
         for (error, n) in w.failed.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
             out.append("    \(error): \(n)")
         }
+        if let bytes = w.bytes, let seconds = w.seconds, let rate = w.bytesPerSecond {
+            out.append(String(format: "  bytes: %d in %.3f s (%.0f bytes/s)", bytes, seconds, rate))
+        }
         let l = w.latencyMs
         out.append(String(format: "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", l.p50, l.p90, l.p99, l.max))
         return out

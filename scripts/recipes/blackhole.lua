@@ -1,0 +1,29 @@
+-- Black hole: after N bytes, writes report success and send nothing.
+--
+-- The program believes its data left; the peer never sees it and never answers.
+--
+-- Models: a firewall or broken route that silently drops packets on an established connection,
+-- a peer that stopped reading while the network still accepts data, a lost datagram stream.
+-- Options:
+--   after=BYTES                                bytes written before the hole (default 0)
+--   port=N | addr=HOST:PORT                    which connections, by either end (default: all)
+--   family=... | type=...                      which kind of socket (default: TCP over IPv4/IPv6)
+-- Example:
+--   socktest-lua run --recipe blackhole:after=64k --workload transfer:bytes=1m,timeout=1
+-- A correct program does not wait for an answer for ever: it bounds every exchange with a
+-- deadline (or TCP keepalive / TCP_USER_TIMEOUT), reports the timeout and closes.
+local recipe = require("socktest.recipe")
+local st = socktest
+
+---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
+return function(opts)
+  opts = recipe.check("blackhole", opts, {after = "size"}, {after = 0})
+  recipe.no_triggers(opts, "every matching connection is black-holed; narrow it with port= or addr=")
+  local matches = recipe.target(opts)
+  st.add("write", function(so)
+    if not matches(so) then return end
+    local past, short = recipe.past(so, so.written_total or 0, opts.after)
+    if short then return short end
+    if past then return st.drop() end
+  end)
+end
