@@ -14,7 +14,7 @@
 --   port=N | addr=HOST:PORT                    which datagrams, by either end (default: all)
 --   family=... | type=...                      which kind of socket (default: UDP over IPv4/IPv6)
 -- Example:
---   socktest-lua run --recipe udp-loss:loss=0.2,dup=0.1 --seed 7 script.lua
+--   socktest-lua run --recipe udp-loss:loss=0.2,dup=0.1 --seed 7 scripts/examples/udp-count.lua
 -- A duplicate from a supervised program (run -- COMMAND) is sent from a socket of the tool's
 -- own to the same address: the receiver sees another source port (a connected receiving socket
 -- filters it out).
