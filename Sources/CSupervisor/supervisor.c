@@ -14,7 +14,10 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -44,8 +47,13 @@ static const struct { long nr; int op; } trapped[] = {
 #endif
     {__NR_dup3, ST_OP_DUP3}, {__NR_execve, ST_OP_EXECVE}, {__NR_execveat, ST_OP_EXECVEAT},
     {__NR_exit_group, ST_OP_EXIT_GROUP},
+    {__NR_read, ST_OP_READ}, {__NR_readv, ST_OP_READV}, {__NR_recvfrom, ST_OP_RECVFROM},
+    {__NR_recvmsg, ST_OP_RECVMSG}, {__NR_recvmmsg, ST_OP_RECVMMSG},
+    {__NR_write, ST_OP_WRITE}, {__NR_writev, ST_OP_WRITEV}, {__NR_sendto, ST_OP_SENDTO},
+    {__NR_sendmsg, ST_OP_SENDMSG}, {__NR_sendmmsg, ST_OP_SENDMMSG}, {__NR_shutdown, ST_OP_SHUTDOWN},
 };
 #define TRAPPED (sizeof trapped / sizeof trapped[0])
+_Static_assert(ST_OP_COUNT <= 32, "the trap set is a 32-bit mask");
 
 static int op_of(int nr) {
     for (size_t i = 0; i < TRAPPED; i++) if (trapped[i].nr == nr) return trapped[i].op;
@@ -75,27 +83,18 @@ static int install_filter(uint32_t ops) {
     return (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 }
 
-/* Child to parent: either the listener (SCM_RIGHTS) or a failure record {stage, errno}. */
-static int send_fd(int sock, int fd) {
-    char byte = 0;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                         .msg_controllen = sizeof control.buf};
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
+/* Child to parent before the filter is in place: a failure record {stage, errno}. */
 static void child_fail(int sock, int stage) {
     int record[2] = {stage, errno};
     (void)!write(sock, record, sizeof record);
     _exit(127);
 }
+
+/* How the child hands the listener over: its number in a page both share. Not a message: once
+ * the filter is in place the child's sendmsg and write may be trapped (the data path), and
+ * nobody could answer them before the parent has the listener. The parent takes a copy of it
+ * with pidfd_getfd; the child's own closes at exec (seccomp makes it close-on-exec). */
+struct handoff { int ready; int listener; };
 
 pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp[], uint32_t ops,
                           int *listener, int *exec_status, int *stage, int *err) {
@@ -104,8 +103,12 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
     *exec_status = -1;
     *stage = ST_STAGE_NONE;
     *err = 0;
+    struct handoff *handoff = mmap(NULL, sizeof *handoff, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (handoff == MAP_FAILED) { *stage = ST_STAGE_FORK; *err = errno; return -1; }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        *stage = ST_STAGE_SOCKETPAIR; *err = errno; return -1;
+        *stage = ST_STAGE_SOCKETPAIR; *err = errno;
+        munmap(handoff, sizeof *handoff);
+        return -1;
     }
     /* A file without "#!" that the kernel will not run (ENOEXEC) is run by /bin/sh, as execvp and
      * a shell do: its argument list, made before the fork (the child may not allocate). */
@@ -119,6 +122,7 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
     if (pid < 0) {
         *stage = ST_STAGE_FORK; *err = errno;
         close(sv[0]); close(sv[1]);
+        munmap(handoff, sizeof *handoff);
         return -1;
     }
     if (pid == 0) {
@@ -131,9 +135,10 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(sv[1], ST_STAGE_NO_NEW_PRIVS);
         int fd = install_filter(ops);
         if (fd < 0) child_fail(sv[1], ST_STAGE_SECCOMP);
-        /* From here on close() may be trapped: the listener (O_CLOEXEC) closes at exec, which
-         * may be trapped too: the supervisor answers both once it has the listener. */
-        if (send_fd(sv[1], fd) != 0) child_fail(sv[1], ST_STAGE_SEND);
+        /* From here on the calls below may be trapped (exec, and the write of a failure record):
+         * the supervisor answers them once it has the listener. */
+        handoff->listener = fd;
+        __atomic_store_n(&handoff->ready, 1, __ATOMIC_RELEASE);
         execve(path, argv, envp);
         if (errno == ENOEXEC) execve("/bin/sh", (char *const *)sh_argv, envp);
         child_fail(sv[1], ST_STAGE_EXEC);
@@ -141,35 +146,44 @@ pid_t st_spawn_supervised(const char *path, char *const argv[], char *const envp
     close(sv[1]);
     setpgid(pid, pid);      /* also from here, so the group exists whoever runs first */
 
-    /* The listener, or the child's failure record. */
-    char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                         .msg_controllen = sizeof control.buf};
-    ssize_t got = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
-    struct cmsghdr *cmsg = got == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-    if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS) {
-        int record[2] = {ST_STAGE_RECEIVE, errno};
-        if (got > 0) {
-            /* a failure record: the first byte came with recvmsg, read the rest */
-            char *p = (char *)record;
-            p[0] = byte;
-            size_t have = 1;
-            while (have < sizeof record) {
-                ssize_t r = read(sv[0], p + have, sizeof record - have);
-                if (r <= 0) break;
-                have += (size_t)r;
-            }
+    /* The listener, or the child's failure record (or its end: EOF). */
+    int number = -1;
+    for (;;) {
+        if (__atomic_load_n(&handoff->ready, __ATOMIC_ACQUIRE)) { number = handoff->listener; break; }
+        struct pollfd p = {.fd = sv[0], .events = POLLIN};
+        int ready = poll(&p, 1, 1);
+        if (__atomic_load_n(&handoff->ready, __ATOMIC_ACQUIRE)) { number = handoff->listener; break; }
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready != 0) break;
+    }
+    munmap(handoff, sizeof *handoff);
+    if (number >= 0) {
+        int pidfd = st_pidfd_open(pid);
+        *listener = pidfd >= 0 ? st_pidfd_getfd(pidfd, number) : -1;
+        if (pidfd >= 0) close(pidfd);
+        if (*listener >= 0) {       /* pidfd_getfd's copy is close-on-exec */
+            /* The exec may be trapped: whoever answers the listener's calls reads the outcome after. */
+            *exec_status = sv[0];
+            return pid;
         }
-        *stage = record[0]; *err = record[1];
+        *stage = ST_STAGE_RECEIVE; *err = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
         close(sv[0]);
         return -1;
     }
-    memcpy(listener, CMSG_DATA(cmsg), sizeof(int));
-    /* The exec may be trapped: whoever answers the listener's calls reads the outcome after. */
-    *exec_status = sv[0];
-    return pid;
+    int record[2] = {ST_STAGE_RECEIVE, ECHILD};
+    char *p = (char *)record;
+    size_t have = 0;
+    while (have < sizeof record) {
+        ssize_t r = read(sv[0], p + have, sizeof record - have);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        have += (size_t)r;
+    }
+    *stage = record[0]; *err = record[1];
+    close(sv[0]);
+    return -1;
 }
 
 int st_exec_outcome(int exec_status, int *stage, int *err) {
@@ -236,6 +250,8 @@ ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len) {
     struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
     return process_vm_writev(pid, &local, 1, &remote, 1, 0);
 }
+
+int st_signal_thread(pid_t tgid, pid_t tid, int signal) { return (int)syscall(SYS_tgkill, tgid, tid, signal); }
 
 static volatile sig_atomic_t forward_pgid = 0;
 static volatile sig_atomic_t interrupts = 0;

@@ -82,6 +82,30 @@ package enum Sys {
         return (Int(n), from)
     }
 
+    /// recvmsg(2) without ancillary data: bytes received, the sender (a datagram's) and the
+    /// message's flags (MSG_TRUNC, ...).
+    package static func receiveMessage(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ flags: Int32) throws(Errno) -> (Int, SocketAddress?, Int32) {
+        var from: SocketAddress?
+        var received: Int32 = 0
+        let n = try value {
+            SocketAddress.receiving({ name, length in
+                var iov = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+                return withUnsafeMutablePointer(to: &iov) { iovPointer in
+                    var message = msghdr()
+                    message.msg_name = UnsafeMutableRawPointer(name)
+                    message.msg_namelen = length.pointee
+                    message.msg_iov = iovPointer
+                    message.msg_iovlen = 1
+                    let r = Glibc.recvmsg(fd, &message, flags)
+                    length.pointee = message.msg_namelen
+                    received = message.msg_flags
+                    return Int32(truncatingIfNeeded: r)
+                }
+            }, into: { from = $0 })
+        }
+        return (Int(n), from, received)
+    }
+
     /// sendto(2), or send(2) without an address: bytes sent.
     package static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, _ flags: Int32, to address: SocketAddress?) throws(Errno) -> Int {
         guard let address else { return try value { Glibc.send(fd, buffer.baseAddress, buffer.count, flags) } }

@@ -10,6 +10,9 @@ package struct Report: Encodable, Sendable {
     /// under its Go name, flat in one JSON object.
     package struct StatEntry: Encodable, Sendable {
         package let stat: Stat
+        /// Whether bytes were counted (SPEC §7: in-process always; for a program while its
+        /// data-path calls are trapped).
+        var bytes = true
 
         private struct Key: CodingKey {
             let stringValue: String
@@ -26,6 +29,10 @@ package struct Report: Encodable, Sendable {
             try container.encode(stat.type, forKey: Key("type"))
             try container.encode(stat.protocol, forKey: Key("protocol"))
             for counter in Stat.Counter.allCases { try container.encode(stat[counter], forKey: Key(counter.name)) }
+            if bytes {
+                try container.encode(stat.readBytes, forKey: Key("read_bytes"))
+                try container.encode(stat.writtenBytes, forKey: Key("written_bytes"))
+            }
         }
     }
 
@@ -84,7 +91,8 @@ package struct Report: Encodable, Sendable {
         seed = request.seed
         command = request.command.isEmpty ? nil : request.command
         self.workload = workload
-        stats = sw.stats().map(StatEntry.init)
+        let bytes = request.command.isEmpty || sw.hasFilter(.read) || sw.hasFilter(.write)
+        stats = sw.stats().map { StatEntry(stat: $0, bytes: bytes) }
         leaks = sw.allSockets().sorted { $0.key < $1.key }.map { key, status in
             Leak(pid: key.space == 0 ? nil : key.space, fd: key.fd, text: status.description,
                  err: status.err?.name, socketErr: status.socketErr?.name)

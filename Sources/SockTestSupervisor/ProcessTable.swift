@@ -28,6 +28,9 @@ final class ProcessTable: Sendable {
         var creations: [Creation] = []
         /// The generation each tracked descriptor was last confirmed in.
         var confirmed: [Int32: UInt64] = [:]
+        /// Descriptors found naming no tracked socket (a file, a pipe), with the generation they
+        /// were seen in: a data-path call on one goes on at once.
+        var untracked: [Int32: UInt64] = [:]
         var parent: Int32?
         /// Listeners' local addresses, read once (accepted sockets share them).
         var listenerAddresses: [UInt64: SocketAddress] = [:]
@@ -93,6 +96,30 @@ final class ProcessTable: Sendable {
 
     func unconfirm(_ key: SocketKey) {
         state.withLock { _ = $0.processes[key.space]?.confirmed.removeValue(forKey: key.fd) }
+    }
+
+    // MARK: Descriptors that are not tracked sockets
+
+    // A number names the same object until it is closed (close is always trapped) or replaced
+    // by close_range, dup2, dup3 or exec (which move the generation on).
+
+    func isUntracked(_ key: SocketKey) -> Bool {
+        state.withLock { s in
+            guard let p = s.processes[key.space], let seen = p.untracked[key.fd] else { return false }
+            return seen == p.generation
+        }
+    }
+
+    func markUntracked(_ key: SocketKey) {
+        state.withLock { s in
+            guard let generation = s.processes[key.space]?.generation else { return }
+            s.processes[key.space]!.untracked[key.fd] = generation
+        }
+    }
+
+    /// `key` is being closed: the number may name a socket next.
+    func closing(_ key: SocketKey) {
+        state.withLock { _ = $0.processes[key.space]?.untracked.removeValue(forKey: key.fd) }
     }
 
     // MARK: Creations

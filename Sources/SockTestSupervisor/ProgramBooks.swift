@@ -28,21 +28,41 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// The tracked socket `space`'s descriptor `fd` names, learning it when the table does not
     /// know it yet; nil when it names no tracked socket (a file, a pipe, a socket of no switch).
     func tracked(_ space: Int32, _ fd: Int32) -> SocketKey? {
+        lookup(space, fd).key
+    }
+
+    /// The same for a data-path call, which files and pipes make far more often: a number found
+    /// naming no tracked socket is remembered as such until it is closed or replaced.
+    func trackedForData(_ space: Int32, _ fd: Int32) -> SocketKey? {
+        let key = SocketKey(space: space, fd: fd)
+        if processes.isUntracked(key) { return nil }
+        let (found, open) = lookup(space, fd)
+        // Only an open descriptor: a number not open yet may be given to a socket by a dup.
+        if found == nil && open { processes.markUntracked(key) }
+        return found
+    }
+
+    /// The tracked socket, and whether the descriptor is open at all.
+    private func lookup(_ space: Int32, _ fd: Int32) -> (key: SocketKey?, open: Bool) {
         let key = SocketKey(space: space, fd: fd)
         let known = sw.identity(of: key)
-        if known != nil && processes.isConfirmed(key) { return key }
-        guard let copy = copy(space, fd), let identity = copy.identity else {
+        if known != nil && processes.isConfirmed(key) { return (key, true) }
+        guard let copy = copy(space, fd) else {
             if known != nil { forget(key) }
-            return nil
+            return (nil, false)
+        }
+        guard let identity = copy.identity else {
+            if known != nil { forget(key) }
+            return (nil, true)
         }
         if identity == known {
             processes.confirm(key)
-            return key
+            return (key, true)
         }
         if known != nil { forget(key) }     // the number names another object now
-        guard learn(key, identity, copy) else { return nil }
+        guard learn(key, identity, copy) else { return (nil, true) }
         processes.confirm(key)
-        return key
+        return (key, true)
     }
 
     /// A descriptor the supervisor just put into the program (ADDFD): learned at once.

@@ -12,6 +12,7 @@ import SockTestCore
 /// program would have had. Otherwise it says so (a problem naming the call) and continues.
 extension Supervisor {
     func handle(_ n: st_notification, _ op: st_op, _ lead: Lead) {
+        if Self.isData(op) { return handleData(n, op, lead) }
         if resume(n, lead) { return }
         // A call a filter sees may be held (a delay): from now on a restart of it resumes it.
         if let type = Self.filterType(op), sw.hasFilter(type) { lead.heldEntry = heldCalls.hold(n) }
@@ -299,6 +300,7 @@ struct Notification: ~Copyable {
     /// after-filter sees the close as succeeded: Linux releases the descriptor even when close
     /// reports an error.
     consuming func close() {
+        supervisor.processes.closing(SocketKey(space: space, fd: fd))
         // A number the table does not know, in a process that owes no creation: not a socket of
         // the switch's (at most another descriptor of one, whose close changes no count), so
         // unless a close filter wants to see it, it goes at once (a server's file closes).
@@ -430,13 +432,24 @@ struct CallContext {
     /// the program exited).
     func waitReadable(_ copy: Int32) throws(Errno) {
         guard fcntl(copy, F_GETFL) & O_NONBLOCK == 0 else { return }
-        var p = pollfd(fd: copy, events: Int16(POLLIN), revents: 0)
+        try waitReady(copy, Int16(POLLIN), timeout: nil)
+    }
+
+    /// Waits until our copy of the program's socket is ready for `events`, letting another
+    /// thread take the next calls when it is not ready now: EINTR when the program's call is
+    /// gone meanwhile (interrupted, or the program exited), EAGAIN after `timeout` seconds (a
+    /// socket's SO_RCVTIMEO or SO_SNDTIMEO).
+    func waitReady(_ copy: Int32, _ events: Int16, timeout: Double?) throws(Errno) {
+        var p = pollfd(fd: copy, events: events, revents: 0)
         if poll(&p, 1, 0) > 0 { return }
         lead.pass()
+        let deadline = timeout.map { monotonicSeconds() + $0 }
         while true {
+            let slice = deadline.map { max(0, min(200, Int32(($0 - monotonicSeconds()) * 1000) + 1)) } ?? 200
             p.revents = 0
-            if poll(&p, 1, 200) > 0 { return }
+            if poll(&p, 1, slice) > 0 { return }
             if st_notif_valid(listener, n.id) == 0 { throw .interrupted }
+            if let deadline, monotonicSeconds() >= deadline { throw .resourceTemporarilyUnavailable }
         }
     }
 

@@ -37,11 +37,13 @@ package struct SupervisorError: Error, CustomStringConvertible, Sendable {
 /// supervisor: socket, connect, listen, accept, accept4 and close always (what the table and
 /// the statistics must see), the calls that can change what a descriptor number names
 /// (close_range, dup2, dup3, exec) and exit_group (the process's sockets are read off /proc
-/// before it goes), and bind and getsockopt when the script set a filter for them. Each call runs its
-/// before-filter; then the kernel makes it in the program's own context ("continue") — unless
-/// an after-filter needs the outcome, when the supervisor makes it on the program's behalf on a
-/// copy of the program's socket (pidfd_getfd), puts a new descriptor into the program with
-/// SECCOMP_IOCTL_NOTIF_ADDFD, and answers with the result. See `Supervisor+Calls.swift`.
+/// before it goes); bind, getsockopt and the data path (SPEC §7: reads, writes, shutdown) only
+/// when the script set a filter for them. Each call runs its before-filter; then the kernel
+/// makes it in the program's own context ("continue") — unless an after-filter needs the
+/// outcome (or a data-path filter answered short, eof, reset or drop), when the supervisor
+/// makes it on the program's behalf on a copy of the program's socket (pidfd_getfd), puts a
+/// new descriptor into the program with SECCOMP_IOCTL_NOTIF_ADDFD, and answers with the
+/// result. See `Supervisor+Calls.swift` and `Supervisor+Data.swift`.
 ///
 /// A call is answered on the thread that received it; one about to wait (a filter's delay or
 /// sleep, an accept or connect made on the program's behalf that blocks) first hands the
@@ -63,8 +65,8 @@ package final class Supervisor: @unchecked Sendable {
 
     /// Starts `command` (resolved on PATH) under supervision. It runs from the first
     /// instruction with its socket calls trapped. The filter types set on `sw` now decide
-    /// whether bind and getsockopt are trapped: a filter for them set later (from inside
-    /// another filter) sees no calls when none was set when the program started.
+    /// whether bind, getsockopt and the data path are trapped: a filter for them set later (from
+    /// inside another filter) sees no calls when none was set when the program started.
     ///
     /// `arguments` are the command's bytes as given (not always UTF-8), when the caller has
     /// them; `command` is their text, for messages.
@@ -112,10 +114,16 @@ package final class Supervisor: @unchecked Sendable {
     static func trapped(for sw: Switch) -> UInt32 {
         var ops: [st_op] = [ST_OP_SOCKET, ST_OP_CONNECT, ST_OP_LISTEN, ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_CLOSE,
                             ST_OP_CLOSE_RANGE, ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT, ST_OP_EXIT_GROUP]
-        let optional: [(FilterType, st_op)] = [(.bind, ST_OP_BIND), (.getsockopt, ST_OP_GETSOCKOPT)]
+        let optional: [(FilterType, st_op)] = [(.bind, ST_OP_BIND), (.getsockopt, ST_OP_GETSOCKOPT), (.shutdown, ST_OP_SHUTDOWN)]
         ops += optional.filter { sw.hasFilter($0.0) }.map(\.1)
+        // Reads and writes both for either filter: a read after a reset the switch made must
+        // be answered (0, as after a real one) even when only writes are filtered.
+        if sw.hasFilter(.read) || sw.hasFilter(.write) { ops += dataOps }
         return ops.reduce(0) { $0 | (1 << $1.rawValue) }
     }
+
+    static let dataOps: [st_op] = [ST_OP_READ, ST_OP_READV, ST_OP_RECVFROM, ST_OP_RECVMSG, ST_OP_RECVMMSG,
+                                   ST_OP_WRITE, ST_OP_WRITEV, ST_OP_SENDTO, ST_OP_SENDMSG, ST_OP_SENDMMSG]
 
     /// What the supervisor could not do as the script asked (each says which call and why).
     package var scriptProblems: [String] { problems.withLock { $0 } }

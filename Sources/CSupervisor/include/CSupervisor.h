@@ -16,6 +16,9 @@
 enum st_op { ST_OP_OTHER = 0, ST_OP_SOCKET, ST_OP_BIND, ST_OP_CONNECT, ST_OP_LISTEN,
              ST_OP_ACCEPT, ST_OP_ACCEPT4, ST_OP_GETSOCKOPT, ST_OP_CLOSE,
              ST_OP_CLOSE_RANGE, ST_OP_DUP2, ST_OP_DUP3, ST_OP_EXECVE, ST_OP_EXECVEAT, ST_OP_EXIT_GROUP,
+             /* the data path (SPEC 7): trapped only when the script filters it */
+             ST_OP_READ, ST_OP_READV, ST_OP_RECVFROM, ST_OP_RECVMSG, ST_OP_RECVMMSG,
+             ST_OP_WRITE, ST_OP_WRITEV, ST_OP_SENDTO, ST_OP_SENDMSG, ST_OP_SENDMMSG, ST_OP_SHUTDOWN,
              ST_OP_COUNT };
 
 typedef struct st_notification {
@@ -62,6 +65,9 @@ int st_pidfd_getfd(int pidfd, int fd);
 /* Reads or writes another process's memory; bytes moved, or -1. */
 ssize_t st_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 ssize_t st_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+
+/* Sends `signal` to thread `tid` of process `tgid` (tgkill); 0 or -1. */
+int st_signal_thread(pid_t tgid, pid_t tid, int signal);
 
 /* Forwards SIGINT, SIGTERM and SIGHUP sent to us to the process group `pgid`; a second one
  * kills the group. Signals ignored when we started stay ignored. */

@@ -1,0 +1,329 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// The data path for external programs (SPEC §7): reads and writes of unmodified programs,
+/// faulted by the supervisor (short, eof, reset, drop, delays), compared with the same programs
+/// run natively. Every peer is a program of its own, not supervised; loopback only.
+final class DataPathProgramTests: XCTestCase {
+    func script(_ source: String) throws -> String { try Tool.script("data.lua", "local st = socktest\n" + source) }
+
+    /// What a program run with --json printed, each line ended.
+    func printed(_ r: Tool.Result) -> String { r.programOutput.isEmpty ? "" : r.programOutput + "\n" }
+
+    /// A peer the program talks to: `python3 -c SOURCE PORTFILE`, which binds 127.0.0.1 port 0,
+    /// writes its port to PORTFILE (`announce(sock)`) and prints what it saw.
+    final class Peer: @unchecked Sendable {
+        private(set) var port = 0
+        private var result: Tool.Result?
+        private let done = DispatchSemaphore(value: 0)
+        static let announce = """
+            import os, sys
+            def announce(sock):
+                p = sys.argv[1]
+                open(p + ".tmp", "w").write(str(sock.getsockname()[1]))
+                os.rename(p + ".tmp", p)
+
+            """
+
+        init(_ source: String) throws {
+            let file = Tool.scratchPath("port")
+            let program = Self.announce + source
+            Thread.detachNewThread { [self] in
+                result = try? Tool.run(["-c", program, file], program: "python3")
+                done.signal()
+            }
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                if let text = try? String(contentsOfFile: file, encoding: .utf8), let p = Int(text) { port = p; return }
+                usleep(10_000)
+            }
+            throw XCTSkip("the peer did not start")
+        }
+
+        /// What the peer printed, once it has ended (at most 30 s).
+        func output() -> String {
+            guard done.wait(timeout: .now() + 30) == .success else { return "(peer still running)" }
+            return (result?.stdout ?? "") + (result?.stderr ?? "")
+        }
+    }
+
+    /// Reads one connection to its end: how many bytes, and their FNV-1a checksum.
+    static let countingPeer = """
+        import socket
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+        s.settimeout(20); c, _ = s.accept(); c.settimeout(20)
+        h = 2166136261; n = 0
+        while True:
+            b = c.recv(65536)
+            if not b: break
+            n += len(b)
+            for x in b: h = ((h ^ x) * 16777619) & 0xffffffff
+        print("peer got %d, checksum %d" % (n, h))
+        """
+
+    func testShortWriteIsRealAndALoopingWriterDeliversEveryByte() throws {
+        let writer = try Programs.c("writer")
+        let short = try script("st.set(\"write\", function(so) if so.family == st.AF_INET then return st.short(100) end end)")
+
+        let native = try Peer(Self.countingPeer)
+        let n = try Tool.run(["once", "\(native.port)", "65536"], program: writer)
+        XCTAssertEqual(n.stdout, "wrote 65536\n", "natively one write moves it all on loopback")
+        XCTAssertTrue(native.output().contains("peer got 65536"))
+
+        let once = try Peer(Self.countingPeer)
+        let r = try Tool.run(["run", short, "--json", "--", writer, "once", "\(once.port)", "65536"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), "wrote 100\n", "the program's single 64 KiB write() returned 100: \(r.stdout)")
+        XCTAssertTrue(once.output().contains("peer got 100,"), "only 100 bytes left the program")
+
+        let looping = try Peer(Self.countingPeer)
+        let l = try Tool.run(["run", short, "--json", "--", writer, "loop", "\(looping.port)", "65536"])
+        XCTAssertEqual(l.status, 0, l.stderr)
+        let line = try XCTUnwrap(l.stdout.split(separator: "\n").first { $0.hasPrefix("wrote") }, l.stdout)
+        XCTAssertTrue(line.hasPrefix("wrote 65536 in 656 calls"), "100 bytes a call: \(line)")
+        let checksum = try XCTUnwrap(line.split(separator: " ").last)
+        XCTAssertTrue(looping.output().contains("peer got 65536, checksum \(checksum)"), "every byte, in order")
+        // Made on the program's behalf, so counted: the bytes of every write.
+        let stats = try XCTUnwrap(l.inet4Stats, l.stdout)
+        XCTAssertEqual(stats["written_bytes"] as? Int, 65536)
+        XCTAssertEqual(stats["read_bytes"] as? Int, 0)
+    }
+
+    /// A server that sends lines slowly and then waits for a byte; `rst` resets the connection
+    /// itself after 4 lines (SO_LINGER 0), as a native reset to compare with.
+    static func streamingServer(rst: Bool) -> String {
+        """
+        import socket, struct, time
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+        s.settimeout(20); c, _ = s.accept(); c.settimeout(20)
+        try:
+            for i in range(100):
+                c.sendall(b"line %d\\n" % i)
+                time.sleep(0.01)
+                if \(rst ? "True" : "False") and i == 3:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); break
+            else:
+                c.recv(10); print("server: no reset")
+        except OSError as e:
+            print("server:", type(e).__name__, e.errno)
+        """
+    }
+
+    static let readingClient = """
+        import socket, sys, time
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        try:
+            while True:
+                if not s.recv(64): print("eof"); break
+        except OSError as e:
+            print("read:", type(e).__name__, e.errno)
+        time.sleep(0.1)
+        try:
+            s.send(b"x"); print("write: ok")
+        except OSError as e:
+            print("write:", type(e).__name__, e.errno)
+        """
+
+    func testResetMidStreamIsARealResetBothSidesSee() throws {
+        // Natively, a connection the server resets: the client's read fails ECONNRESET, then a
+        // write EPIPE.
+        let native = try Peer(Self.streamingServer(rst: true))
+        let n = try Tool.run(["-c", Self.readingClient, "\(native.port)"], program: "python3")
+        XCTAssertEqual(n.stdout, "read: ConnectionResetError 104\nwrite: BrokenPipeError 32\n")
+        _ = native.output()
+
+        // The filter resets the supervised client's connection on its third read.
+        let reset = try script("""
+            local reads = 0
+            st.set("read", function(so)
+                if so.family ~= st.AF_INET then return end
+                reads = reads + 1
+                if reads == 3 then return st.reset() end
+            end)
+            """)
+        let peer = try Peer(Self.streamingServer(rst: false))
+        let r = try Tool.run(["run", reset, "--json", "--", "python3", "-c", Self.readingClient, "\(peer.port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), n.stdout, "the program saw what it sees natively after a reset")
+        XCTAssertEqual(peer.output(), "server: ConnectionResetError 104\n", "the unsupervised peer got a real RST")
+    }
+
+    /// Sends `count` lines and "end", then closes.
+    static let lineServer = """
+        import socket
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+        s.settimeout(20); c, _ = s.accept()
+        c.sendall(b"".join(b"response line %d\\n" % i for i in range(40)) + b"end\\n"); c.close()
+        """
+
+    static let lineClient = """
+        import hashlib, socket, sys
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        f = s.makefile("rb"); h = hashlib.sha256(); lines = 0
+        while True:
+            line = f.readline()
+            h.update(line); lines += 1
+            if line == b"end\\n" or not line: break
+        print(lines, h.hexdigest())
+        """
+
+    func testShortReadsStillDeliverEveryLine() throws {
+        let native = try Peer(Self.lineServer)
+        let n = try Tool.run(["-c", Self.lineClient, "\(native.port)"], program: "python3")
+        XCTAssertTrue(n.stdout.hasPrefix("41 "), n.stdout + n.stderr)
+
+        let one = try script("""
+            st.set("read", function(so) if so.family == st.AF_INET then return st.short(1) end end)
+            """)
+        let peer = try Peer(Self.lineServer)
+        let r = try Tool.run(["run", one, "--json", "--", "python3", "-c", Self.lineClient, "\(peer.port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").first.map(String.init), String(n.stdout.dropLast()), "every byte, one a read")
+        let total = (0..<40).reduce(0) { $0 + "response line \($1)\n".utf8.count } + 4
+        let stats = try XCTUnwrap(r.inet4Stats, r.stdout)
+        XCTAssertEqual(stats["read_bytes"] as? Int, total)
+        let filters = try XCTUnwrap(r.json["filters"] as? [String: [String: Int]])
+        XCTAssertEqual(filters["read"]?["seen"], total, "one read a byte")
+        _ = peer.output()
+    }
+
+    func testEofOnReadConsumesNothing() throws {
+        let program = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            print(repr(s.recv(100))); print(repr(s.recv(100)))
+            """
+        let eof = try script("""
+            local first = st.once()
+            st.set("read", function(so) if so.family == st.AF_INET and first() then return st.eof() end end)
+            """)
+        let server = """
+            import socket
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); c.sendall(b"hello\\n"); c.recv(1)
+            """
+        let peer = try Peer(server)
+        let r = try Tool.run(["run", eof, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), "b''\nb'hello\\n'\n", "end of stream first, then the bytes the first read left")
+        _ = peer.output()
+    }
+
+    /// Receives datagrams until "end" (at most 5 s) and prints them.
+    static let udpReceiver = """
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); announce(s)
+        s.settimeout(5); got = []
+        while True:
+            b, a = s.recvfrom(100)
+            if b == b"end": break
+            got.append(b.decode()); s.sendto(b"echo " + b, a)
+        print(" ".join(got))
+        """
+
+    func testDroppedDatagramVanishesAndTheSenderSeesSuccess() throws {
+        let sender = """
+            import socket, sys
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+            to = ("127.0.0.1", int(sys.argv[1]))
+            print(s.sendto(b"one", to), s.sendto(b"two", to))
+            data, src = s.recvfrom(100)
+            print(data.decode(), src == to)
+            s.sendto(b"end", to)
+            """
+        // The first datagram dropped; reads made on behalf (an after-filter) to check the
+        // sender's address comes back right.
+        let drop = try script("""
+            local first = st.once()
+            st.set("write", function(so) if so.family == st.AF_INET and first() then return st.drop() end end)
+            st.set("read", function(so) return function(so) end end)
+            """)
+        let peer = try Peer(Self.udpReceiver)
+        let r = try Tool.run(["run", drop, "--json", "--", "python3", "-c", sender, "\(peer.port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), "3 3\necho two True\n", "the sender saw both sent, and the echo's source")
+        XCTAssertEqual(peer.output(), "two\n", "the dropped datagram never arrived")
+        let filters = try XCTUnwrap(r.json["filters"] as? [String: [String: Int]])
+        XCTAssertEqual(filters["read"]?["seen"], 1)
+    }
+
+    func testFileOnlyProgramBehavesAsNatively() throws {
+        let dir = Tool.scratchPath("files")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let command = "cat /etc/services | wc -c; head -c 100000 /dev/zero > f; wc -c < f; seq 1 3000 | sort -rn | head -2; "
+            + "python3 -c 'import sys; sys.stdout.write(open(\"f\",\"rb\").read()[:3].hex())'; echo; exit 3"
+        let native = try Tool.run(["-c", command], in: dir, program: "sh")
+        let everything = try script("""
+            st.set("read", function(so) return st.short(1) end)
+            st.set("write", function(so) return st.short(1) end)
+            st.set("shutdown", function(so) end)
+            """)
+        let r = try Tool.run(["run", everything, "--json", "--", "sh", "-c", command], in: dir)
+        XCTAssertEqual(native.status, 3)
+        XCTAssertEqual(r.status, native.status, r.stderr)
+        XCTAssertEqual(printed(r), native.stdout, "files, pipes and the terminal are not sockets")
+        XCTAssertTrue(native.stdout.contains("100000\n3000\n2999\n000000\n"), native.stdout)
+    }
+
+    func testDelayedReadDoesNotHoldAnotherThreadsCalls() throws {
+        let server = """
+            import socket, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); announce(s)
+            s.settimeout(20); cs = []
+            c, _ = s.accept(); c.sendall(b"x"); cs.append(c)
+            for i in range(20): cs.append(s.accept()[0])
+            """
+        let program = """
+            import socket, sys, threading, time
+            port = int(sys.argv[1])
+            first = socket.create_connection(("127.0.0.1", port))
+            def slow():
+                t = time.monotonic(); first.recv(1); print("read %.1f" % (time.monotonic() - t))
+            th = threading.Thread(target=slow); th.start(); time.sleep(0.2)
+            t = time.monotonic()
+            for i in range(20): socket.create_connection(("127.0.0.1", port)).close()
+            print("connects %s" % ("fast" if time.monotonic() - t < 0.6 else "held"))
+            th.join()
+            """
+        let delay = try script("st.set(\"read\", function(so) if so.family == st.AF_INET then return st.delay(1) end end)")
+        let peer = try Peer(server)
+        let r = try Tool.run(["run", delay, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), "connects fast\nread 1.0\n", "the delayed read held only itself")
+        _ = peer.output()
+    }
+
+    func testBrokenPipeSignalsTheProgramAsTheKernelDoes() throws {
+        // Writes made on behalf (an after-filter); the first resets the connection, the next
+        // fails EPIPE and the program, which kept SIGPIPE's default, dies of it as natively.
+        let program = """
+            import signal, socket, sys
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            try: s.send(b"a")
+            except OSError as e: print("first:", e.errno)
+            s.send(b"b"); print("not signalled")
+            """
+        let server = """
+            import socket
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); c.settimeout(20)
+            try: print("server:", c.recv(10))
+            except OSError as e: print("server:", e.errno)
+            """
+        let reset = try script("""
+            local first = st.once()
+            st.set("write", function(so)
+                if so.family ~= st.AF_INET then return end
+                if first() then return st.reset() end
+                return function(so) end
+            end)
+            """)
+        let peer = try Peer(server)
+        let r = try Tool.run(["run", reset, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+        XCTAssertEqual(printed(r), "first: 104\n")
+        XCTAssertEqual(r.json["command_status"] as? String, "killed by signal 13 (Broken pipe)", r.stdout)
+        XCTAssertEqual(peer.output(), "server: 104\n")
+    }
+}
