@@ -83,6 +83,20 @@ package struct TransferWorkload: Workload {
             }
             let events = Int16(POLLIN) | (sent < bytes ? Int16(POLLOUT) : 0)
             guard let ready = Self.wait(fd, events, idleSince: idleSince, timeout: timeout) else { return (received, "ETIMEDOUT") }
+            // Reads first: an end of stream or a reset shows as itself, not as a failed write.
+            if ready & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+                switch buffer.withUnsafeMutableBytes({ raw in Self.attempt { () throws(Errno) in try sw.read(fd, into: raw) } }) {
+                case .success(0?):
+                    return (received, received == bytes ? nil : "EOF")
+                case .success(let k?):
+                    for i in 0..<k where buffer[i] != Self.pattern(received + i) { return (received + i, "EMISMATCH") }
+                    received += k
+                    idleSince = monotonicSeconds()
+                    if received > bytes { return (received, "EMISMATCH") }
+                case .success(nil): break
+                case .failure(let error): return (received, error.name)
+                }
+            }
             if sent < bytes && ready & Int16(POLLOUT | POLLERR | POLLHUP) != 0 {
                 let n = min(chunk, bytes - sent)
                 for i in 0..<n { out[i] = Self.pattern(sent + i) }
@@ -94,25 +108,15 @@ package struct TransferWorkload: Workload {
                 case .failure(let error): return (received, error.name)
                 }
             }
-            guard ready & Int16(POLLIN | POLLERR | POLLHUP) != 0 else { continue }
-            switch buffer.withUnsafeMutableBytes({ raw in Self.attempt { () throws(Errno) in try sw.read(fd, into: raw) } }) {
-            case .success(0?):
-                return (received, received == bytes ? nil : "EOF")
-            case .success(let k?):
-                for i in 0..<k where buffer[i] != Self.pattern(received + i) { return (received + i, "EMISMATCH") }
-                received += k
-                idleSince = monotonicSeconds()
-                if received > bytes { return (received, "EMISMATCH") }
-            case .success(nil): break
-            case .failure(let error): return (received, error.name)
-            }
         }
     }
 
     /// The server's side of one connection: echoes what it reads, non-blocking, holding at most
-    /// one chunk; on end of stream it sends what it holds and closes.
+    /// one chunk; on end of stream it sends what it holds, then its own end (before the close:
+    /// a close with unread bytes sends a RST, and the client is to see the end first).
     private static func echo(_ sw: Switch, _ conn: Int32, chunk: Int, timeout: Double) {
         defer { try? sw.close(conn) }
+        defer { try? sw.shutdown(conn, how: Int32(SHUT_WR)) }
         _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) | O_NONBLOCK)
         var buffer = [UInt8](repeating: 0, count: chunk)
         var held = 0, start = 0, ended = false

@@ -23,7 +23,9 @@ local st = socktest
 ---@param opts? socktest.RecipeOptions  (annotations: scripts/annotations)
 return function(opts)
   opts = recipe.check("reset", opts, {after = "size", dir = "direction"}, {dir = "both"})
-  recipe.no_triggers(opts, "use after=BYTES or nth=K")
+  if opts.every or opts.chance then
+    error("recipe 'reset': every and chance do not apply (use after=BYTES or nth=K)", 2)
+  end
   if opts.nth and opts.after then error("recipe 'reset': give after=BYTES or nth=K, not both", 2) end
   if not opts.nth and not opts.after then opts.after = 1024 end
   local matches, connection = recipe.target(opts), recipe.connections()
