@@ -97,17 +97,23 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(failed(w), ["ECONNRESET": 1])
         XCTAssertLessThanOrEqual(bytes(w), 100 << 10, "the data after the reset never came back")
 
+        // The server takes the early end for the client's and closes while the client still
+        // sends: the client hears the end, or its write fails as the kernel fails it then.
         (_, w, _) = try run(["early-eof:after=100k"], "transfer:bytes=1m")
-        XCTAssertEqual(failed(w), ["EOF": 1])
-        XCTAssertEqual(bytes(w), 100 << 10, "the server read 100 KiB, echoed them and took the end for real")
+        XCTAssertEqual(failed(w).values.reduce(0, +), 1)
+        XCTAssertTrue(Set(failed(w).keys).isSubset(of: ["EOF", "EPIPE", "ECONNRESET"]), "\(w)")
+        XCTAssertLessThanOrEqual(bytes(w), 100 << 10)
 
-        for recipe in ["stall:after=64k", "blackhole:after=64k"] {
-            (_, w, _) = try run([recipe], "transfer:bytes=1m,timeout=0.5")
-            XCTAssertEqual(failed(w), ["ETIMEDOUT": 1], recipe)
-            XCTAssertLessThanOrEqual(bytes(w), 64 << 10, recipe)
-            XCTAssertGreaterThanOrEqual(seconds(w), 0.5, "\(recipe): the workload's own idle timeout fired")
-            XCTAssertLessThan(seconds(w), 5, recipe)
-        }
+        (_, w, _) = try run(["stall:after=64k"], "transfer:bytes=1m,timeout=0.5")
+        XCTAssertEqual(failed(w), ["ETIMEDOUT": 1])
+        XCTAssertLessThanOrEqual(bytes(w), 64 << 10)
+        XCTAssertGreaterThanOrEqual(seconds(w), 0.5, "the workload's own idle timeout fired")
+        XCTAssertLessThan(seconds(w), 5)
+
+        // The data vanishes, the end of stream does not: the echo of 64 KiB, then the end.
+        (_, w, _) = try run(["blackhole:after=64k"], "transfer:bytes=1m,timeout=0.5")
+        XCTAssertEqual(failed(w), ["EOF": 1])
+        XCTAssertEqual(bytes(w), 64 << 10)
 
         // Short transfers: the workload loops as a correct program does, so it still succeeds;
         // the trace shows the calls were cut.

@@ -2,7 +2,8 @@
 --
 -- Each connection's reads and writes are paced: a call moves at most what the link carries in
 -- 20 ms (a short transfer), and waits as long as its bytes take, so a transfer of S bytes lasts
--- about S / rate seconds. Each direction of a connection has a link of its own. Latency is paid
+-- about S / rate seconds. Each direction of a connection has a link of its own (paced once: at
+-- the sender when both ends are under the tool, else where the program is). Latency is paid
 -- at each turn of the conversation: by a write that follows a read, or the first (with
 -- dir=read, by such a read), as a one-way delay.
 --
@@ -31,7 +32,11 @@ return function(opts)
   local rate = opts.rate
   local chunk = math.max(1, math.floor(rate * QUANTUM))
   local turn_op = opts.dir == "read" and "read" or "write"     -- who pays the latency
-  local matches, connection = recipe.target(opts), recipe.connections()
+  -- Connections whose writes are paced here, by "local>peer": a read at the other end of one
+  -- (both ends under the tool) is not paced again — its bytes took their time when sent.
+  local senders = {}
+  local matches = recipe.target(opts)
+  local connection = recipe.connections(function(c) if c.sender then senders[c.sender] = nil end end)
 
   local function filter(so)
     if not matches(so) then return end
@@ -39,6 +44,12 @@ return function(opts)
     local turn = c.last ~= op
     c.last = op
     if opts.dir ~= "both" and op ~= opts.dir then return end   -- seen only for the turns
+    if op == "write" and not c.sender then
+      c.sender = tostring(so.local_addr) .. ">" .. tostring(so.addr)
+      senders[c.sender] = true
+    elseif op == "read" and senders[tostring(so.addr) .. ">" .. tostring(so.local_addr)] then
+      return
+    end
     local start = math.max(now, c[op] or now) + ((turn and op == turn_op) and opts.latency or 0)
     local size = so.size or 0
     local stream = so.type & 0xf == st.SOCK_STREAM           -- a datagram is paced, never cut

@@ -1,6 +1,7 @@
 -- Black hole: after N bytes, writes report success and send nothing.
 --
--- The program believes its data left; the peer never sees it and never answers.
+-- The program believes its data left; the peer never sees it and never answers. A shutdown or
+-- close still reaches the peer: it sees the end of the stream without the data before it.
 --
 -- Models: a firewall or broken route that silently drops packets on an established connection,
 -- a peer that stopped reading while the network still accepts data, a lost datagram stream.
@@ -25,5 +26,6 @@ return function(opts)
     local past, short = recipe.past(so, so.written_total or 0, opts.after)
     if short then return short end
     if past then return st.drop() end
+    return recipe.counted
   end)
 end

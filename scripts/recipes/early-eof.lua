@@ -25,5 +25,6 @@ return function(opts)
     local past, short = recipe.past(so, so.read_total or 0, opts.after)
     if short then return short end
     if past then return st.eof() end
+    return recipe.counted
   end)
 end

@@ -42,6 +42,7 @@ return function(opts)
     local past, short = recipe.past(so, recipe.moved(so, opts.dir), opts.after)
     if short then return short end
     if past then c.reset = true; return st.reset() end
+    return recipe.counted
   end
   if opts.dir ~= "write" then st.add("read", filter) end
   if opts.dir ~= "read" then st.add("write", filter) end

@@ -31,7 +31,7 @@ return function(opts)
     if not matches(so) then return end
     local past, short = recipe.past(so, recipe.moved(so, opts.dir), opts.after)
     if short then return short end
-    if not past then return end
+    if not past then return recipe.counted end
     if so.nonblocking or (so.flags or 0) & MSG_DONTWAIT ~= 0 then return st.delay(RETRY, "EAGAIN") end
     return st.delay(opts.wait, "EAGAIN")
   end

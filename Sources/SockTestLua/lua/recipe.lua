@@ -228,10 +228,15 @@ function recipe.no_triggers(opts, instead)
 end
 
 --- Per-connection state for the data path: state(so) is a table of the connection the call is
---- on (its process and descriptor), fresh once that descriptor has been closed.
-function recipe.connections()
+--- on (its process and descriptor), fresh once that descriptor has been closed (and then given
+--- to closed(state), if there is one).
+function recipe.connections(closed)
   local states = {}
-  st.add("close", function(so) states[so.pid .. ":" .. so.fd] = nil end)
+  st.add("close", function(so)
+    local key = so.pid .. ":" .. so.fd
+    if closed and states[key] then closed(states[key]) end
+    states[key] = nil
+  end)
   return function(so)
     local key = so.pid .. ":" .. so.fd
     local state = states[key]
@@ -239,6 +244,11 @@ function recipe.connections()
     return state
   end
 end
+
+--- An after-filter that does nothing, for a call that must be counted: a supervised program's
+--- call with an after-filter is made by the tool, so its bytes show in so.read_total and
+--- so.written_total; one that merely continues in the kernel is not seen.
+function recipe.counted() end
 
 --- Bytes moved so far on the call's socket in the direction dir (read, write, both).
 function recipe.moved(so, dir)
