@@ -17,7 +17,7 @@
 --   socktest-lua run --recipe udp-loss:loss=0.2,dup=0.1 --seed 7 scripts/examples/udp-count.lua
 -- A duplicate from a supervised program (run -- COMMAND) is sent from a socket of the tool's
 -- own to the same address: the receiver sees another source port (a connected receiving socket
--- filters it out).
+-- filters it out), and the report's statistics count that socket.
 -- A correct program retransmits what must arrive (with a timeout and backoff), ignores
 -- duplicates (sequence numbers, idempotent handling) and does not assume order.
 local recipe = require("socktest.recipe")
@@ -29,16 +29,28 @@ return function(opts)
     {loss = 0.1, dup = 0, delay = 0, type = st.SOCK_DGRAM})
   recipe.no_triggers(opts, "use loss=P and dup=P for the probabilities")
   local matches = recipe.target(opts)
-  local own = {}          -- family → a socket of the tool's own, for a program's duplicates
+  -- A program's duplicates go from a socket of the tool's own (st.send acts on the tool's
+  -- sockets), one a family, closed when the last program socket that used it closes.
+  local own, users = {}, {}
 
   local function again(so)
     local data, fd = so.data, so.fd
     if so.pid ~= st.pid then
       own[so.family] = own[so.family] or st.socket(so.family, st.SOCK_DGRAM)
       fd = own[so.family]
+      users[so.pid .. ":" .. so.fd] = true
     end
     if data and fd then st.send(fd, data, so.addr) end
   end
+
+  st.add("close", function(so)
+    local key = so.pid .. ":" .. so.fd
+    if not users[key] then return end
+    users[key] = nil
+    if next(users) == nil then
+      for family, fd in pairs(own) do st.close(fd); own[family] = nil end
+    end
+  end)
 
   st.add("write", function(so)
     if not matches(so) then return end
