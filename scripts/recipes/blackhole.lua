@@ -20,12 +20,5 @@ local st = socktest
 return function(opts)
   opts = recipe.check("blackhole", opts, {after = "size"}, {after = 0})
   recipe.no_triggers(opts, "every matching connection is black-holed; narrow it with port= or addr=")
-  local matches = recipe.target(opts)
-  st.add("write", function(so)
-    if not matches(so) then return end
-    local past, short = recipe.past(so, so.written_total or 0, opts.after)
-    if short then return short end
-    if past then return st.drop() end
-    return recipe.counted
-  end)
+  st.add("write", recipe.after(opts, "write", function() return st.drop() end))
 end

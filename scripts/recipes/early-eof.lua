@@ -19,12 +19,5 @@ local st = socktest
 return function(opts)
   opts = recipe.check("early-eof", opts, {after = "size"}, {after = 0})
   recipe.no_triggers(opts, "every matching connection ends early; narrow it with port= or addr=")
-  local matches = recipe.target(opts)
-  st.add("read", function(so)
-    if not matches(so) then return end
-    local past, short = recipe.past(so, so.read_total or 0, opts.after)
-    if short then return short end
-    if past then return st.eof() end
-    return recipe.counted
-  end)
+  st.add("read", recipe.after(opts, "read", function() return st.eof() end))
 end

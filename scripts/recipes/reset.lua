@@ -28,21 +28,24 @@ return function(opts)
   end
   if opts.nth and opts.after then error("recipe 'reset': give after=BYTES or nth=K, not both", 2) end
   if not opts.nth and not opts.after then opts.after = 1024 end
-  local matches, connection = recipe.target(opts), recipe.connections()
-  local function filter(so)
-    if not matches(so) then return end
+  local connection = recipe.connections()
+  local function once(so)      -- a connection is reset once; later calls fail as the kernel's do
     local c = connection(so)
-    if c.reset then return end
-    if opts.nth then
-      if (c.calls or 0) + 1 == opts.nth then c.reset = true; return st.reset() end
-      return function(after)
+    if not c.reset then c.reset = true; return st.reset() end
+  end
+  local filter
+  if opts.after then
+    filter = recipe.after(opts, opts.dir, once)
+  else
+    local matches = recipe.target(opts)
+    filter = function(so)
+      if not matches(so) then return end
+      local c = connection(so)
+      if c.reset or (c.calls or 0) + 1 == opts.nth then return once(so) end
+      return function(after)    -- counts the calls that moved data
         if after.n and after.n > 0 then c.calls = (c.calls or 0) + 1 end
       end
     end
-    local past, short = recipe.past(so, recipe.moved(so, opts.dir), opts.after)
-    if short then return short end
-    if past then c.reset = true; return st.reset() end
-    return recipe.counted
   end
   if opts.dir ~= "write" then st.add("read", filter) end
   if opts.dir ~= "read" then st.add("write", filter) end

@@ -26,15 +26,10 @@ return function(opts)
   opts = recipe.check("stall", opts, {after = "size", dir = "direction", wait = "seconds"},
     {after = 0, dir = "read", wait = 3600})
   recipe.no_triggers(opts, "every matching connection stalls; narrow it with port= or addr=")
-  local matches = recipe.target(opts)
-  local function filter(so)
-    if not matches(so) then return end
-    local past, short = recipe.past(so, recipe.moved(so, opts.dir), opts.after)
-    if short then return short end
-    if not past then return recipe.counted end
+  local filter = recipe.after(opts, opts.dir, function(so)
     if so.nonblocking or (so.flags or 0) & MSG_DONTWAIT ~= 0 then return st.delay(RETRY, "EAGAIN") end
     return st.delay(opts.wait, "EAGAIN")
-  end
+  end)
   if opts.dir ~= "write" then st.add("read", filter) end
   if opts.dir ~= "read" then st.add("write", filter) end
 end

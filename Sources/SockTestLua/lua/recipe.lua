@@ -250,20 +250,27 @@ end
 --- so.written_total; one that merely continues in the kernel is not seen.
 function recipe.counted() end
 
---- Bytes moved so far on the call's socket in the direction dir (read, write, both).
-function recipe.moved(so, dir)
+-- Bytes moved so far on the call's socket in the direction dir (read, write, both).
+local function moved(so, dir)
   return (dir ~= "write" and so.read_total or 0) + (dir ~= "read" and so.written_total or 0)
 end
 
---- Whether a call is past `limit` bytes when `moved` have gone (true), and for a stream call
---- that would cross it, the short transfer that stops exactly there (false, st.short(...)):
---- "after N bytes" means after exactly N. A datagram is never cut.
-function recipe.past(so, moved, limit)
-  if moved >= limit then return true end
-  if so.size and moved + so.size > limit and so.type & 0xf == st.SOCK_STREAM then
-    return false, st.short(limit - moved)
+--- A read or write filter for "after opts.after bytes (counted in direction dir: read, write,
+--- both) on a connection, answer(so)": matching calls before the limit run (and are counted),
+--- the stream call that would cross it is cut short exactly there (a datagram is never cut),
+--- and later ones get what answer(so) returns.
+function recipe.after(opts, dir, answer)
+  checked("after", opts)
+  local matches = recipe.target(opts)
+  return function(so)
+    if not matches(so) then return end
+    local limit, done = opts.after, moved(so, dir)
+    if done >= limit then return answer(so) end
+    if so.size and done + so.size > limit and so.type & 0xf == st.SOCK_STREAM then
+      return st.short(limit - done)
+    end
+    return recipe.counted
   end
-  return false
 end
 
 return recipe
