@@ -80,17 +80,22 @@ final class ProcessTable: Sendable {
         state.withLock { $0.processes[tgid]?.generation += 1 }
     }
 
-    func isConfirmed(_ key: SocketKey) -> Bool {
+    func isConfirmed(_ key: SocketKey) -> Bool { isCurrent(key, \.confirmed) }
+
+    func confirm(_ key: SocketKey) { mark(key, \.confirmed) }
+
+    /// Whether `key` is in `marks` from the process's current generation.
+    private func isCurrent(_ key: SocketKey, _ marks: KeyPath<Process, [Int32: UInt64]>) -> Bool {
         state.withLock { s in
-            guard let p = s.processes[key.space], let seen = p.confirmed[key.fd] else { return false }
+            guard let p = s.processes[key.space], let seen = p[keyPath: marks][key.fd] else { return false }
             return seen == p.generation
         }
     }
 
-    func confirm(_ key: SocketKey) {
+    private func mark(_ key: SocketKey, _ marks: WritableKeyPath<Process, [Int32: UInt64]>) {
         state.withLock { s in
             guard let generation = s.processes[key.space]?.generation else { return }
-            s.processes[key.space]!.confirmed[key.fd] = generation
+            s.processes[key.space]![keyPath: marks][key.fd] = generation
         }
     }
 
@@ -103,19 +108,9 @@ final class ProcessTable: Sendable {
     // A number names the same object until it is closed (close is always trapped) or replaced
     // by close_range, dup2, dup3 or exec (which move the generation on).
 
-    func isUntracked(_ key: SocketKey) -> Bool {
-        state.withLock { s in
-            guard let p = s.processes[key.space], let seen = p.untracked[key.fd] else { return false }
-            return seen == p.generation
-        }
-    }
+    func isUntracked(_ key: SocketKey) -> Bool { isCurrent(key, \.untracked) }
 
-    func markUntracked(_ key: SocketKey) {
-        state.withLock { s in
-            guard let generation = s.processes[key.space]?.generation else { return }
-            s.processes[key.space]!.untracked[key.fd] = generation
-        }
-    }
+    func markUntracked(_ key: SocketKey) { mark(key, \.untracked) }
 
     /// `key` is being closed: the number may name a socket next.
     func closing(_ key: SocketKey) {

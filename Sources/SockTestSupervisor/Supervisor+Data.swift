@@ -56,8 +56,10 @@ extension Notification {
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted else { return proceed() }
-        guard admitted.after != nil || call.action != nil || (call.wasReset && type == .read),
-              c.mayTransfer(request, "\(op.name)()") else {
+        // eof, drop, reset, and a read after a reset: answered without moving a byte.
+        let movesNothing = call.action.map { if case .short = $0 { false } else { true } } ?? (call.wasReset && type == .read)
+        guard admitted.after != nil || call.action != nil || movesNothing,
+              movesNothing || c.mayTransfer(request, "\(op.name)()") else {
             sw.continued(call, admitted)
             return proceed()
         }
@@ -125,7 +127,8 @@ final class Received: @unchecked Sendable {
 }
 
 extension CallContext {
-    /// Whether the call can be made on the program's behalf as the kernel would make it. Not one
+    /// Whether the call can be made on the program's behalf as the kernel would make it (its
+    /// bytes really moved: eof, drop and reset move none, nor a read after a reset). Not one
     /// with ancillary data (descriptors and credentials are the program's); not a send to a
     /// unix path when the program's root or working directory differ from the tool's.
     func mayTransfer(_ request: ProgramTransfer, _ what: String) -> Bool {
@@ -168,14 +171,8 @@ extension CallContext {
                 if got == 0 { (source, messageFlags) = (from, flags) }
                 received.count += n
                 if !waitAll || n == 0 || received.count >= limit { return received.count }
-            case .failure(let error) where error == .resourceTemporarilyUnavailable && blocking:
-                do { try waitReady(copy, Int16(POLLIN), timeout: timeout) } catch {
-                    if got > 0 { return got }
-                    throw error
-                }
             case .failure(let error):
-                if got > 0 { return got }
-                throw error
+                if let done = try ended(error, moved: got, copy, Int16(POLLIN), blocking: blocking, timeout: timeout) { return done }
             }
         }
     }
@@ -198,17 +195,24 @@ extension CallContext {
             }
             switch step {
             case .success(let n): sent += n
-            case .failure(let error) where error == .resourceTemporarilyUnavailable && blocking:
-                do { try waitReady(copy, Int16(POLLOUT), timeout: timeout) } catch {
-                    if sent > 0 { return sent }
-                    throw error
-                }
             case .failure(let error):
-                if sent > 0 { return sent }
-                throw error
+                if let done = try ended(error, moved: sent, copy, Int16(POLLOUT), blocking: blocking, timeout: timeout) { return done }
             }
         } while blocking && sent < bytes.count
         return sent
+    }
+
+    /// A step of a transfer failed with `error` after `moved` bytes. On a blocking socket that
+    /// would have blocked: waits until it is ready (nil: try again). Otherwise the call ends as
+    /// the kernel's does: with the bytes moved so far, or the error when none moved.
+    private func ended(_ error: Errno, moved: Int, _ copy: Int32, _ events: Int16, blocking: Bool,
+                       timeout: Double?) throws(Errno) -> Int? {
+        var failure = error
+        if error == .resourceTemporarilyUnavailable && blocking {
+            do { try waitReady(copy, events, timeout: timeout); return nil } catch { failure = error }
+        }
+        if moved > 0 { return moved }
+        throw failure
     }
 
     /// SO_RCVTIMEO or SO_SNDTIMEO in seconds; nil for none.

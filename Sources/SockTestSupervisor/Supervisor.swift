@@ -130,7 +130,7 @@ package final class Supervisor: @unchecked Sendable {
 
     func problem(_ message: String) {
         problems.withLock { list in
-            if list.count < 100 { list.append(message) }
+            if list.count < 100 && !list.contains(message) { list.append(message) }
         }
     }
 

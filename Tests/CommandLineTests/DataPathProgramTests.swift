@@ -118,6 +118,7 @@ final class DataPathProgramTests: XCTestCase {
                 if not s.recv(64): print("eof"); break
         except OSError as e:
             print("read:", type(e).__name__, e.errno)
+            print("again:", s.recv(64))
         time.sleep(0.1)
         try:
             s.send(b"x"); print("write: ok")
@@ -130,7 +131,7 @@ final class DataPathProgramTests: XCTestCase {
         // write EPIPE.
         let native = try Peer(Self.streamingServer(rst: true))
         let n = try Tool.run(["-c", Self.readingClient, "\(native.port)"], program: "python3")
-        XCTAssertEqual(n.stdout, "read: ConnectionResetError 104\nwrite: BrokenPipeError 32\n")
+        XCTAssertEqual(n.stdout, "read: ConnectionResetError 104\nagain: b''\nwrite: BrokenPipeError 32\n")
         _ = native.output()
 
         // The filter resets the supervised client's connection on its third read.
@@ -147,6 +148,46 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(printed(r), n.stdout, "the program saw what it sees natively after a reset")
         XCTAssertEqual(peer.output(), "server: ConnectionResetError 104\n", "the unsupervised peer got a real RST")
+    }
+
+    func testResetByAWriteFilterThenAReadEndsAsAfterARealReset() throws {
+        // Natively, after the server reset the connection: ECONNRESET on the next write, end of
+        // stream on a read, EPIPE on the write after.
+        let server = """
+            import socket, struct, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept()
+            if len(sys.argv) > 2:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); time.sleep(1)
+            else:
+                c.settimeout(5)
+                try: print("server:", c.recv(10))
+                except OSError as e: print("server:", e.errno)
+            """
+        let client = """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            time.sleep(0.3)
+            for what in ["write", "read", "write"]:
+                try:
+                    if what == "write": print("write:", s.send(b"a"))
+                    else: print("read:", s.recv(10))
+                except OSError as e:
+                    print(what + ":", type(e).__name__, e.errno)
+            """
+        let native = try Peer(server.replacingOccurrences(of: "announce(s)", with: "announce(s); sys.argv.append('rst')"))
+        let n = try Tool.run(["-c", client, "\(native.port)"], program: "python3")
+        XCTAssertEqual(n.stdout, "write: ConnectionResetError 104\nread: b''\nwrite: BrokenPipeError 32\n")
+        _ = native.output()
+        // Only a write filter: reads are trapped too, so the read after the reset gets its 0.
+        let reset = try script("""
+            local first = st.once()
+            st.set("write", function(so) if so.family == st.AF_INET and first() then return st.reset() end end)
+            """)
+        let peer = try Peer(server)
+        let r = try Tool.run(["run", reset, "--json", "--", "python3", "-c", client, "\(peer.port)"])
+        XCTAssertEqual(printed(r), n.stdout)
+        XCTAssertEqual(peer.output(), "server: 104\n", "the peer got a real RST")
     }
 
     /// Sends `count` lines and "end", then closes.
@@ -266,32 +307,35 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertTrue(native.stdout.contains("100000\n3000\n2999\n000000\n"), native.stdout)
     }
 
-    func testDelayedReadDoesNotHoldAnotherThreadsCalls() throws {
+    func testAWaitingReadDoesNotHoldAnotherThreadsCalls() throws {
+        // The server answers the first connection after a second; the others wait in its backlog.
         let server = """
             import socket, time
             s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); announce(s)
-            s.settimeout(20); cs = []
-            c, _ = s.accept(); c.sendall(b"x"); cs.append(c)
-            for i in range(20): cs.append(s.accept()[0])
+            s.settimeout(20); c, _ = s.accept(); time.sleep(1); c.sendall(b"x"); c.recv(1)
             """
         let program = """
             import socket, sys, threading, time
             port = int(sys.argv[1])
             first = socket.create_connection(("127.0.0.1", port))
             def slow():
-                t = time.monotonic(); first.recv(1); print("read %.1f" % (time.monotonic() - t))
+                t = time.monotonic(); first.recv(1)
+                print("read %s" % ("waited" if time.monotonic() - t >= 0.9 else "quick"))
             th = threading.Thread(target=slow); th.start(); time.sleep(0.2)
             t = time.monotonic()
             for i in range(20): socket.create_connection(("127.0.0.1", port)).close()
-            print("connects %s" % ("fast" if time.monotonic() - t < 0.6 else "held"))
-            th.join()
+            print("connects %s" % ("quick" if time.monotonic() - t < 0.6 else "held"))
+            th.join(); first.close()
             """
-        let delay = try script("st.set(\"read\", function(so) if so.family == st.AF_INET then return st.delay(1) end end)")
-        let peer = try Peer(server)
-        let r = try Tool.run(["run", delay, "--json", "--", "python3", "-c", program, "\(peer.port)"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(printed(r), "connects fast\nread 1.0\n", "the delayed read held only itself")
-        _ = peer.output()
+        // A delay, and a blocking read made on the program's behalf (for an after-filter).
+        for filter in ["return st.delay(1)", "return function(so) end"] {
+            let s = try script("st.set(\"read\", function(so) if so.family == st.AF_INET then \(filter) end end)")
+            let peer = try Peer(server)
+            let r = try Tool.run(["run", s, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(printed(r), "connects quick\nread waited\n", "the waiting read held only itself (\(filter))")
+            _ = peer.output()
+        }
     }
 
     func testBrokenPipeSignalsTheProgramAsTheKernelDoes() throws {
@@ -325,5 +369,61 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(printed(r), "first: 104\n")
         XCTAssertEqual(r.json["command_status"] as? String, "killed by signal 13 (Broken pipe)", r.stdout)
         XCTAssertEqual(peer.output(), "server: 104\n")
+    }
+
+    func testSignalDuringABlockingReadMadeOnBehalfRestartsOrFailsAsNatively() throws {
+        let program = try Programs.c("blockread")
+        let server = """
+            import socket, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); time.sleep(1); c.sendall(b"hello"); c.recv(1)
+            """
+        // An after-filter: the read is made on the program's behalf and waits there.
+        let after = try script("st.set(\"read\", function(so) return function(so) end end)")
+        for mode in ["restart", "plain"] {
+            let native = try Peer(server)
+            let n = try Tool.run(["\(native.port)", mode], program: program)
+            XCTAssertEqual(n.stdout, mode == "restart" ? "read 5 hello, handled 1\n" : "read failed EINTR, handled 1\n")
+            _ = native.output()
+            let peer = try Peer(server)
+            let r = try Tool.run(["run", after, "--json", "--", program, "\(peer.port)", mode])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(printed(r), n.stdout, mode)
+            let filters = try XCTUnwrap(r.json["filters"] as? [String: [String: Int]])
+            XCTAssertEqual(filters["read"]?["seen"], 1, "its filter ran once (\(mode))")
+            _ = peer.output()
+        }
+    }
+
+    func testVectoredAndMessageCallsMadeOnBehalf() throws {
+        let program = try Programs.c("vectors")
+        let native = try Tool.run([], program: program)
+        XCTAssertEqual(native.stdout, """
+            writev 12
+            readv 12 hello world
+
+            sendmsg 6
+            recvmsg 6 abcdef from sender 1 namelen 16 flags 0
+            sendmmsg 2 len 5
+            recvmmsg 2 first
+
+            """)
+        // Writes short (3 bytes of the first iovecs; for sendmmsg the first message only), reads
+        // made on behalf into the program's iovecs, with the sender's address.
+        let short = try script("""
+            st.set("write", function(so) if so.family == st.AF_INET then return st.short(3) end end)
+            st.set("read", function(so) return function(so) end end)
+            """)
+        let r = try Tool.run(["run", short, "--json", "--", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), """
+            writev 3
+            readv 3 hel
+            sendmsg 3
+            recvmsg 3 abc from sender 1 namelen 16 flags 0
+            sendmmsg 1 len 3
+            recvmmsg 1 fir
+
+            """)
     }
 }
