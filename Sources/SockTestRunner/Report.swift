@@ -48,6 +48,9 @@ package struct Report: Encodable, Sendable {
 
     package struct FilterEntry: Encodable, Sendable {
         package var seen: Int, failed: Int, delayed: Int, rewritten: Int, errors: Int
+        /// read and write only (nil for the others, so their JSON stays as it was): calls
+        /// answered with st.short, st.eof, st.reset, st.drop (SPEC §7; a reset also counts as failed).
+        package var shortened: Int?, ended: Int?, reset: Int?, dropped: Int?
     }
 
     package var script: String?
@@ -99,8 +102,11 @@ package struct Report: Encodable, Sendable {
         }
         var filters: [String: FilterEntry] = [:]
         for (type, c) in host?.filterCounts ?? [:] where c.seen + c.errors > 0 {
+            let data = type.movesData
             filters[type.name] = FilterEntry(seen: c.seen, failed: c.failed, delayed: c.delayed,
-                                             rewritten: c.rewritten, errors: c.errors)
+                                             rewritten: c.rewritten, errors: c.errors,
+                                             shortened: data ? c.shortened : nil, ended: data ? c.ended : nil,
+                                             reset: data ? c.reset : nil, dropped: data ? c.dropped : nil)
         }
         self.filters = filters
         scriptErrors = errors
@@ -145,7 +151,8 @@ package struct Report: Encodable, Sendable {
             for type in FilterType.allCases {
                 guard let f = filters[type.name] else { continue }
                 let name = type.name.padding(toLength: 10, withPad: " ", startingAt: 0)
-                out.append("  \(name) seen=\(f.seen) failed=\(f.failed) delayed=\(f.delayed) rewritten=\(f.rewritten) errors=\(f.errors)")
+                let data = type.movesData ? " shortened=\(f.shortened ?? 0) ended=\(f.ended ?? 0) reset=\(f.reset ?? 0) dropped=\(f.dropped ?? 0)" : ""
+                out.append("  \(name) seen=\(f.seen) failed=\(f.failed) delayed=\(f.delayed) rewritten=\(f.rewritten) errors=\(f.errors)\(data)")
             }
         }
 
