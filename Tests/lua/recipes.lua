@@ -286,6 +286,16 @@ reset()
 check.eq(st.read(a, 100), "lo", "stall: the data was there all along")
 closing(c, a)
 
+-- stall dir=write: the writes stop instead.
+apply("stall", {after = 2, dir = "write", wait = 0.1})
+c, a = pair()
+check.eq(st.write(c, "hello"), 2, "stall dir=write: up to the limit")
+waited, d, e = elapsed(st.write, c, "llo")
+check.eq(e, "EAGAIN", "stall dir=write: then a write waits and fails")
+assert(waited >= 0.1, "stall dir=write: waited " .. waited)
+check.eq(st.read(a, 100), "he", "stall dir=write: reads are left alone")
+closing(c, a)
+
 -- bandwidth: about size / rate; a call moves at most 20 ms of data.
 apply("bandwidth", {rate = "1k"})
 c, a = pair()
@@ -297,6 +307,10 @@ while sent < 300 and st.now() - t < 3 do
 end
 waited = st.now() - t
 assert(waited >= 0.25 and waited < 1.5, "bandwidth: 300 bytes at 1 KiB/s took " .. waited)
+closing(c, a)
+apply("bandwidth", {rate = "1k", dir = "read"})
+c, a = pair()
+check.eq(st.write(c, ("b"):rep(300)), 300, "bandwidth dir=read: writes are left alone")
 closing(c, a)
 -- latency: once per turn of the conversation, on the write that starts it.
 apply("bandwidth", {rate = "1m", latency = 0.1})
