@@ -23,7 +23,8 @@ public struct FilterCounts: Sendable, Equatable {
 /// or hand the switch an after-filter that does the same around the after-function.
 ///
 /// What a filter may return: nothing (the call proceeds), an errno name or number (the call
-/// fails with it), a function (the after-filter), or `socktest.delay(s [, errno])`. An
+/// fails with it), a function (the after-filter), or `socktest.delay(s [, errno])`; a read or
+/// write filter also `socktest.short(n)`, `eof()` (read), `drop()` (write) or `reset()`. An
 /// after-filter may return nothing, an errno, or a delay. Anything else, and any error in the
 /// function (including a blown instruction budget or memory cap), is a script error: it is
 /// recorded with file, line and traceback, and the call fails with ECANCELED ("operation
@@ -88,7 +89,7 @@ struct LuaFilter: Sendable {
     }
 
     private func after(_ slot: Slot, _ call: inout Call) throws(Errno) {
-        let outcome = call.status
+        let (outcome, moved) = (call.status, call.transferred)
         let verdict = withUnsafeMutablePointer(to: &call) { call in
             runtime.withLua { rt in
                 slot.status.pointee = StatusObject.Target(call: call, after: true)
@@ -99,7 +100,7 @@ struct LuaFilter: Sendable {
                 return run(rt, slot, .after)
             }
         }
-        if call.status != outcome { count { $0.rewritten += 1 } }
+        if call.status != outcome || call.transferred != moved { count { $0.rewritten += 1 } }
         try settle(verdict)
     }
 

@@ -20,6 +20,7 @@ enum SocktestModule {
         ("SOCK_NONBLOCK", Int32(SOCK_NONBLOCK.rawValue)), ("SOCK_CLOEXEC", Int32(SOCK_CLOEXEC.rawValue)),
         ("IPPROTO_TCP", Int32(IPPROTO_TCP)), ("IPPROTO_UDP", Int32(IPPROTO_UDP)),
         ("SOL_SOCKET", SOL_SOCKET), ("SO_ERROR", SO_ERROR), ("SO_TYPE", SO_TYPE),
+        ("SHUT_RD", Int32(SHUT_RD)), ("SHUT_WR", Int32(SHUT_WR)), ("SHUT_RDWR", Int32(SHUT_RDWR)),
     ]
 
     static let delayType = "socktest.delay"
@@ -191,17 +192,20 @@ enum SocktestModule {
         }
     }
 
-    /// stats(): an array of stat tables, ordered by cookie.
+    /// stats(): an array of stat tables, ordered by cookie: Go's counters, and the bytes the
+    /// data-path calls moved (`read_bytes`, `written_bytes`; not in Go's text form).
     private static let stats: LuaFunction = { L in
         binding(L, "stats") { args throws(LuaRaise) in
             let stats = args.runtime.sw.stats()
             lua_createtable(L, Int32(stats.count), 0)
             for (i, stat) in stats.enumerated() {
-                lua_createtable(L, 0, Int32(3 + Stat.Counter.allCases.count))
+                lua_createtable(L, 0, Int32(5 + Stat.Counter.allCases.count))
                 setField(L!, "family", Int64(stat.family))
                 setField(L!, "type", Int64(stat.type))
                 setField(L!, "protocol", Int64(stat.protocol))
                 for counter in Stat.Counter.allCases { setField(L!, counter.name, Int64(clamping: stat[counter])) }
+                setField(L!, "read_bytes", Int64(clamping: stat.readBytes))
+                setField(L!, "written_bytes", Int64(clamping: stat.writtenBytes))
                 luaL_setmetatable(L, statType)
                 lua_rawseti(L, -2, lua_Integer(i + 1))
             }

@@ -9,11 +9,11 @@ enum SwitchBindings {
     static let functions: [(String, LuaFunction)] = [
         ("socket", socket), ("bind", bind), ("connect", connect), ("listen", listen), ("accept", accept),
         ("getsockopt", getsockopt), ("close", close), ("getsockname", getsockname),
-        ("getpeername", getpeername), ("read", read), ("write", write),
-    ]
+        ("getpeername", getpeername),
+    ] + DataPathBindings.functions
 
     /// Runs `call` on the switch without the guard, then pushes its results or nil, "ENAME".
-    private static func perform<R>(
+    static func perform<R>(
         _ args: LuaArguments, _ call: (Switch) throws(Errno) -> R, push: (R) -> Int32
     ) -> Int32 {
         let rt = args.runtime
@@ -26,13 +26,13 @@ enum SwitchBindings {
 
     /// The descriptor at argument i, when the switch tracks it (a socket the script or the
     /// program under test opened); nil otherwise.
-    private static func tracked(_ args: LuaArguments, _ i: Int32) throws(LuaRaise) -> Int32? {
+    static func tracked(_ args: LuaArguments, _ i: Int32) throws(LuaRaise) -> Int32? {
         let fd = try args.int32(i)
         return args.runtime.sw.identity(of: SocketKey(space: 0, fd: fd)) != nil ? fd : nil
     }
 
     /// For calls whose success is just `true`.
-    private static func performTrue(_ args: LuaArguments, _ call: (Switch) throws(Errno) -> Void) -> Int32 {
+    static func performTrue(_ args: LuaArguments, _ call: (Switch) throws(Errno) -> Void) -> Int32 {
         perform(args, call) { _ in
             args.push(true)
             return 1
@@ -121,36 +121,6 @@ enum SwitchBindings {
         binding(L, "getpeername") { args throws(LuaRaise) in
             guard let fd = try tracked(args, 1) else { return args.fail(.badFileDescriptor) }
             return perform(args, { sw throws(Errno) in try sw.getpeername(fd) }) { args.push($0); return 1 }
-        }
-    }
-
-    /// read(fd [, n]) → string ("" at end of stream) (unfiltered)
-    private static let read: LuaFunction = { L in
-        binding(L, "read") { args throws(LuaRaise) in
-            let fd = try tracked(args, 1), size = try args.int32(2, default: 4096)
-            guard size > 0, size <= 1 << 24 else { throw args.argError(2, "size must be within 1-16777216") }
-            guard let fd else { return args.fail(.badFileDescriptor) }
-            try args.ensureRoom(Int(size))      // what is read is the script's to hold
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(size), alignment: 1)
-            defer { buffer.deallocate() }
-            return perform(args, { sw throws(Errno) in try sw.read(fd, into: buffer) }) { n in
-                lua_pushlstring(L, buffer.baseAddress, n)
-                return 1
-            }
-        }
-    }
-
-    /// write(fd, s) → bytes written (unfiltered)
-    private static let write: LuaFunction = { L in
-        binding(L, "write") { args throws(LuaRaise) in
-            let fd = try tracked(args, 1), bytes = try args.bytes(2)
-            guard let fd else { return args.fail(.badFileDescriptor) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
-            defer { buffer.deallocate() }
-            buffer.copyBytes(from: bytes)
-            return perform(args, { sw throws(Errno) in try sw.write(fd, from: UnsafeRawBufferPointer(buffer)) }) {
-                args.push(Int64($0)); return 1
-            }
         }
     }
 }

@@ -136,7 +136,7 @@ final class AnnotationTests: XCTestCase {
         let live = Set(StatusObject.Field.allCases.map(\.rawValue))
         XCTAssertEqual(d.classes["socktest.status"], live)
         XCTAssertEqual(Set(d.aliases["socktest.FilterType"] ?? []), Set(FilterType.allCases.map(\.name)))
-        XCTAssertEqual(d.classes["socktest.stat"], Set(["family", "type", "protocol"] + Stat.Counter.allCases.map(\.name)))
+        XCTAssertEqual(d.classes["socktest.stat"], Set(["family", "type", "protocol"] + Stat.Counter.allCases.map(\.name) + ["read_bytes", "written_bytes"]))
     }
 
     func testTheAnnotationsAreLuaThatCompiles() throws {

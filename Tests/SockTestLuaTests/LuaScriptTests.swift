@@ -27,10 +27,11 @@ final class LuaScriptTests: XCTestCase {
     func testNet() throws { try runScript("net") }
     func testRecipes() throws { try runScript("recipes") }
     func testFuzz() throws { try runScript("fuzz") }
+    func testDataPath() throws { try runScript("datapath") }
 
     func testEveryScriptInTheFolderHasATest() throws {
         let names = try FileManagerLite.list(Repo.luaTests).filter { $0.hasSuffix(".lua") }
-        XCTAssertEqual(Set(names), ["module.lua", "calls.lua", "filters.lua", "helpers.lua", "net.lua", "recipes.lua", "fuzz.lua"])
+        XCTAssertEqual(Set(names), ["module.lua", "calls.lua", "filters.lua", "helpers.lua", "net.lua", "recipes.lua", "fuzz.lua", "datapath.lua"])
     }
 }
 

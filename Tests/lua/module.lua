@@ -31,4 +31,4 @@ end
 assert(names > 120, "every errno the platform defines: got " .. names)
 
 local types = table.concat(st.filter_types, " ")
-check.eq(types, "socket bind connect listen accept getsockopt close", "filter types")
+check.eq(types, "socket bind connect listen accept getsockopt close read write shutdown", "filter types")

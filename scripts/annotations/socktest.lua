@@ -13,6 +13,9 @@
 ---| "accept"     # accept(2) and accept4(2) on a tracked listener
 ---| "getsockopt" # getsockopt(2) for an integer option
 ---| "close"      # close(2) of a tracked socket
+---| "read"       # read, readv, recv, recvfrom, recvmsg, recvmmsg on a tracked socket
+---| "write"      # write, writev, send, sendto, sendmsg, sendmmsg on a tracked socket
+---| "shutdown"   # shutdown(2) of a tracked socket
 
 ---An errno's symbolic name ("ECONNREFUSED") or its number (111).
 ---@alias socktest.Errno string|integer
@@ -22,14 +25,15 @@
 ---@alias socktest.Address string
 
 ---What a filter may return: nothing (the call runs), an errno (the call fails without running),
----an after-filter, or a delay.
----@alias socktest.Verdict nil|socktest.Errno|socktest.AfterFilter|socktest.delay
+---an after-filter, or a delay; a read or write filter also an answer (`short`, `eof`, `reset`,
+---`drop`).
+---@alias socktest.Verdict nil|socktest.Errno|socktest.AfterFilter|socktest.delay|socktest.answer
 
 ---A filter: runs before the call, with the call's status.
 ---@alias socktest.Filter fun(so: socktest.status): socktest.Verdict
 
 ---An after-filter: runs after the call with the same status, now holding the outcome; may
----assign `so.err` / `so.socket_err` to rewrite it, or return an errno or a delay.
+---assign `so.err` / `so.socket_err` (and lower `so.n`) to rewrite it, or return an errno or a delay.
 ---@alias socktest.AfterFilter fun(so: socktest.status): (socktest.Errno|socktest.delay|nil)
 
 ---A predicate from `nth`, `every`, `once` or `chance`: each call counts one occurrence and
@@ -37,8 +41,8 @@
 ---@alias socktest.Predicate fun(): boolean
 
 ---The status of the call a filter sees. It belongs to its call: it is reused for later calls,
----so keep values, not the object. Only `err` and `socket_err` may be assigned, and only in an
----after-filter.
+---so keep values, not the object. Only `err`, `socket_err` and `n` may be assigned, and only
+---in an after-filter.
 ---@class socktest.status
 ---@field op socktest.FilterType the filter type of the call
 ---@field fd integer? the descriptor the call is on (nil for socket)
@@ -48,17 +52,26 @@
 ---@field cookie integer family, type and protocol packed as in Go's socktest
 ---@field err string? nil before the call; after it, nil or the errno name (writable in after-filters)
 ---@field socket_err string? getsockopt(SO_ERROR): the socket error (writable in after-filters)
----@field addr socktest.Address? connect and bind: the address given; accept: the peer (after the call)
+---@field addr socktest.Address? connect and bind: the address given; accept: the peer (after the call); read, write, shutdown: the peer (a datagram's: the address sent to or received from)
 ---@field backlog integer? listen: the backlog
 ---@field level integer? getsockopt: the level
 ---@field opt integer? getsockopt: the option
----@field flags integer? accept4: the flags
+---@field flags integer? accept4: the flags; read, write: recv's or send's flags (0 for read, write)
 ---@field pid integer the calling process: this one in-process, the program's process (not thread) for an external program
 ---@field nonblocking boolean whether the socket is non-blocking now (O_NONBLOCK, as fcntl or ioctl left it)
 ---@field local_addr socktest.Address? the socket's own address (getsockname), read when the script reads it; nil for socket()
+---@field size integer? read, write: the bytes the caller asked for or offered
+---@field n integer? read, write, after the call: the bytes transferred (an after-filter may lower it)
+---@field read_total integer? read, write: bytes read on this socket before this call
+---@field written_total integer? read, write: bytes written on this socket before this call
+---@field how integer? shutdown: `socktest.SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`
+---@field data string? write: the bytes offered; read, in an after-filter: the bytes received (copied when read)
 
 ---What `socktest.delay` returns.
 ---@class socktest.delay
+
+---What `socktest.short`, `eof`, `reset` and `drop` return: a read or write filter's answer.
+---@class socktest.answer
 
 ---One cookie's statistics (`tostring` gives Go's text form).
 ---@class socktest.stat
@@ -75,6 +88,8 @@
 ---@field listenfailed integer
 ---@field acceptfailed integer
 ---@field closefailed integer
+---@field read_bytes integer bytes the data-path calls read (not in Go's text form)
+---@field written_bytes integer bytes the data-path calls wrote (not in Go's text form)
 
 ---A socket still open, from `socktest.sockets()` (`tostring` gives Go's Status text).
 ---@class socktest.socket
@@ -106,6 +121,24 @@ function socktest.add(type, filter) end
 ---@param errno? socktest.Errno
 ---@return socktest.delay
 function socktest.delay(seconds, errno) end
+
+---(Inside a read or write filter) transfer at most `n` bytes in this call: a short read or write.
+---@param n integer >= 1
+---@return socktest.answer
+function socktest.short(n) end
+
+---(Inside a read filter) the read returns "" (end of stream) and consumes nothing.
+---@return socktest.answer
+function socktest.eof() end
+
+---(Inside a read or write filter) reset the connection: the peer gets a TCP RST, this call fails
+---with ECONNRESET, later writes fail EPIPE and later reads return "".
+---@return socktest.answer
+function socktest.reset() end
+
+---(Inside a write filter) the write reports success but nothing is sent.
+---@return socktest.answer
+function socktest.drop() end
 
 ---Waits `seconds` without holding the Lua state (in a script that drives its own workload).
 ---@param seconds number 0-3600
@@ -217,21 +250,47 @@ function socktest.getsockname(fd) end
 ---@return integer? errno
 function socktest.getpeername(fd) end
 
----Reads up to n bytes (unfiltered); "" at end of stream.
+---read(2) through the switch: up to n bytes; "" at end of stream.
 ---@param fd integer
----@param n? integer default 4096
+---@param n? integer 1-16777216, default 4096
 ---@return string? data
 ---@return string? errname
 ---@return integer? errno
 function socktest.read(fd, n) end
 
----Writes s (unfiltered).
+---recvfrom(2) through the switch: up to n bytes, and a datagram's sender (nil on a stream).
+---@param fd integer
+---@param n? integer 1-16777216, default 4096
+---@return string? data
+---@return socktest.Address|string|nil from the sender, or the errno name on failure
+---@return integer? errno
+function socktest.recv(fd, n) end
+
+---write(2) through the switch: the bytes written (fewer than #s is a short write; a peer that
+---is gone is nil, "EPIPE", not a SIGPIPE).
 ---@param fd integer
 ---@param s string
 ---@return integer? written
 ---@return string? errname
 ---@return integer? errno
 function socktest.write(fd, s) end
+
+---send(2), or sendto(2) to addr, through the switch: the bytes sent.
+---@param fd integer
+---@param s string
+---@param addr? socktest.Address
+---@return integer? sent
+---@return string? errname
+---@return integer? errno
+function socktest.send(fd, s, addr) end
+
+---shutdown(2) through the switch.
+---@param fd integer
+---@param how integer|"r"|"w"|"rw" `socktest.SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`
+---@return true? ok
+---@return string? errname
+---@return integer? errno
+function socktest.shutdown(fd, how) end
 
 ---Every errno the platform defines, both ways: `errno.ECONNREFUSED == 111`, `errno[111] == "ECONNREFUSED"`.
 ---@type table<string|integer, integer|string>
@@ -259,5 +318,8 @@ socktest.IPPROTO_UDP = 17
 socktest.SOL_SOCKET = 1
 socktest.SO_ERROR = 4
 socktest.SO_TYPE = 3
+socktest.SHUT_RD = 0
+socktest.SHUT_WR = 1
+socktest.SHUT_RDWR = 2
 
 return socktest

@@ -41,7 +41,7 @@ local Conn = {}
 ---@return integer? errno
 function Conn:read(n) end
 
----Writes all of s.
+---Writes all of s, looping over short writes.
 ---@param s string
 ---@return integer? written
 ---@return string? errname
@@ -53,6 +53,14 @@ function Conn:write(s) end
 ---@return string? errname
 ---@return integer? errno
 function Conn:close() end
+
+---Shuts down one direction or both (shutdown(2)); by default the writing side, so the peer
+---reads the end of the stream.
+---@param how? integer|"r"|"w"|"rw" default "w"
+---@return true? ok
+---@return string? errname
+---@return integer? errno
+function Conn:shutdown(how) end
 
 ---The local address.
 ---@return socktest.Address? addr

@@ -68,7 +68,8 @@ function Conn:read(n)
   return data, err, code
 end
 
---- Writes all of s; returns #s, or nil, "ENAME", errno.
+--- Writes all of s, looping over short writes (as a correct program does); returns #s, or
+--- nil, "ENAME", errno.
 function Conn:write(s)
   local fd = raw.fd(self, "write")
   if not fd then return closed() end
@@ -82,6 +83,13 @@ function Conn:write(s)
     sent = sent + n
   end
   return sent
+end
+
+--- Shuts down the writing side (how "w", the default), the reading side ("r") or both ("rw").
+function Conn:shutdown(how)
+  local fd = raw.fd(self, "shutdown")
+  if not fd then return closed() end
+  return st.shutdown(fd, how or "w")
 end
 
 -- The socket's own address (a listener's addr, a connection's local_addr).

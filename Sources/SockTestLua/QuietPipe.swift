@@ -1,0 +1,28 @@
+import Glibc
+import SockTestCore
+
+/// A write from a script to a socket whose peer is gone (closed or reset) fails EPIPE and
+/// raises SIGPIPE, whose default kills the whole tool. Ignoring SIGPIPE process-wide would
+/// pass the ignored disposition on to a supervised program across exec; so instead the signal
+/// is blocked in this thread for the call, and the one the call raised is taken before the
+/// mask is restored. The script gets nil, "EPIPE", 32, as from any failed call.
+enum QuietPipe {
+    static func run<R>(_ body: () throws(Errno) -> R) throws(Errno) -> R {
+        var pipe = sigset_t(), old = sigset_t()
+        sigemptyset(&pipe)
+        sigaddset(&pipe, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipe, &old)
+        // Blocked already: the caller's mask says what happens to it, not us.
+        let wasBlocked = sigismember(&old, SIGPIPE) == 1
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        do {
+            return try body()
+        } catch {
+            if error == .brokenPipe && !wasBlocked {
+                var zero = timespec()
+                while sigtimedwait(&pipe, nil, &zero) < 0 && errno == EINTR {}
+            }
+            throw error
+        }
+    }
+}
