@@ -8,13 +8,13 @@ import SockTestCore
 /// ETIMEDOUT), as a careful program is: they handle short transfers and EAGAIN, never spin.
 package struct TransferWorkload: Workload {
     package static let name = "transfer"
-    package static let summary = "clients send a payload to an echo server on 127.0.0.1 and read it back; reports throughput"
+    package static let summary = "a payload to an echo server on 127.0.0.1 and back, with throughput"
     package static let options = [
         WorkloadOption("bytes", "BYTES", "payload per client (default 1m; 64k, 1m suffixes)"),
         WorkloadOption("chunk", "BYTES", "the most one read or write asks for (default 64k)"),
         WorkloadOption("clients", "N", "transfers in all (default 1)"),
         WorkloadOption("concurrency", "N", "transfers at a time (default 4)"),
-        WorkloadOption("timeout", "SECONDS", "a transfer fails when no byte moves for this long (default 10)"),
+        WorkloadOption("timeout", "SECONDS", "fail when no byte moves for this long (default 10)"),
     ]
 
     let bytes: Int, chunk: Int, clients: Int, concurrency: Int, timeout: Double

@@ -23,11 +23,11 @@ final class CheckTests: XCTestCase {
         let result = try Tool.run(["check", script])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stderr.split(separator: "\n").map(String.init), [
-            "\(script):2: unknown filter type 'conect' in st.set (expected one of: socket, bind, connect, listen, accept, getsockopt, close)",
-            "\(script):3: unknown status field 'famly' (so has: addr, backlog, cookie, err, family, fd, flags, level, local_addr, nonblocking, op, opt, pid, protocol, socket_err, type)",
+            "\(script):2: unknown filter type 'conect' in st.set (expected one of: socket, bind, connect, listen, accept, getsockopt, close, read, write, shutdown)",
+            "\(script):3: unknown status field 'famly' (so has: addr, backlog, cookie, data, err, family, fd, flags, how, level, local_addr, n, nonblocking, op, opt, pid, protocol, read_total, size, socket_err, type, written_total)",
             "\(script):3: unknown errno name 'ECONREFUSED' returned by a filter",
             "\(script):5: unknown errno name 'ETIMEDOUTT' assigned to after.err",
-            "\(script):8: unknown status field 'adr' (s has: addr, backlog, cookie, err, family, fd, flags, level, local_addr, nonblocking, op, opt, pid, protocol, socket_err, type)",
+            "\(script):8: unknown status field 'adr' (s has: addr, backlog, cookie, data, err, family, fd, flags, how, level, local_addr, n, nonblocking, op, opt, pid, protocol, read_total, size, socket_err, type, written_total)",
             "\(script):8: unknown errno name 'EBOGUS' given to st.delay",
         ])
         XCTAssertEqual(result.stdout, "")
@@ -43,7 +43,7 @@ final class CheckTests: XCTestCase {
         let result = try Tool.run(["check", script])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stderr.split(separator: "\n").map(String.init), [
-            "\(script):4: unknown filter type 'lisen' in S.set (expected one of: socket, bind, connect, listen, accept, getsockopt, close)",
+            "\(script):4: unknown filter type 'lisen' in S.set (expected one of: socket, bind, connect, listen, accept, getsockopt, close, read, write, shutdown)",
         ])
     }
 
