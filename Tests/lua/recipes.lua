@@ -313,13 +313,13 @@ c, a = pair()
 check.eq(st.write(c, ("b"):rep(300)), 300, "bandwidth dir=read: writes are left alone")
 closing(c, a)
 -- latency: once per turn of the conversation, on the write that starts it.
-apply("bandwidth", {rate = "1m", latency = 0.1})
+apply("bandwidth", {rate = "1m", latency = 0.3})
 c, a = pair()
-check.eq(elapsed(st.write, c, "a") >= 0.1, true, "bandwidth latency: the first write waits")
-check.eq(elapsed(st.write, c, "b") < 0.09, true, "bandwidth latency: the next goes on")
+check.eq(elapsed(st.write, c, "a") >= 0.3, true, "bandwidth latency: the first write waits")
+check.eq(elapsed(st.write, c, "b") < 0.2, true, "bandwidth latency: the next goes on")
 assert(st.read(a, 10)); assert(st.write(a, "r"))
 assert(st.read(c, 10))
-check.eq(elapsed(st.write, c, "c") >= 0.1, true, "bandwidth latency: a write after a read starts a turn")
+check.eq(elapsed(st.write, c, "c") >= 0.3, true, "bandwidth latency: a write after a read starts a turn")
 closing(c, a)
 
 -- udp-loss: on the sending side, datagrams only (TCP left alone), by port.
