@@ -64,11 +64,7 @@ enum DataPathBindings {
         guard let fd else { return args.fail(.badFileDescriptor) }
         return SwitchBindings.perform(args, { sw throws(Errno) in
             try QuietPipe.run { () throws(Errno) in
-                try bytes.withUnsafeBytes { buffer in
-                    Result { () throws(Errno) in
-                        plain ? try sw.write(fd, from: buffer) : try sw.send(fd, from: buffer, to: address)
-                    }
-                }.get()
+                plain ? try sw.write(fd, from: bytes) : try sw.send(fd, from: bytes, to: address)
             }
         }) {
             args.push(Int64($0)); return 1
@@ -85,7 +81,7 @@ enum DataPathBindings {
         }
     }
 
-    static let hows: [(String, Int32)] = [("r", Int32(SHUT_RD)), ("w", Int32(SHUT_WR)), ("rw", Int32(SHUT_RDWR))]
+    private static let hows: [(String, Int32)] = [("r", Int32(SHUT_RD)), ("w", Int32(SHUT_WR)), ("rw", Int32(SHUT_RDWR))]
 
     private static func shutdownHow(_ args: LuaArguments, _ i: Int32) throws(LuaRaise) -> Int32 {
         guard lua_type(args.L, i) == LUA_TSTRING else {

@@ -112,12 +112,14 @@ struct LuaArguments {
         throw LuaRaise("not enough memory: \(bytes) more bytes would exceed the script's \(state.limit >> 20) MiB")
     }
 
-    /// Bytes of a string argument (may hold NULs).
-    func bytes(_ i: Int32) throws(LuaRaise) -> [UInt8] {
+    /// The bytes of a string argument (may hold NULs), in place: valid until the binding
+    /// returns, guard held or not — the argument stays on this call's stack, so the collector
+    /// keeps it, and a Lua string neither changes nor moves.
+    func bytes(_ i: Int32) throws(LuaRaise) -> UnsafeRawBufferPointer {
         guard lua_type(L, i) == LUA_TSTRING else { throw argError(i, "string expected, got \(typeName(i))") }
         var length = 0
         let pointer = lua_tolstring(L, i, &length)!
-        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+        return UnsafeRawBufferPointer(start: pointer, count: length)
     }
 
     /// Checks that argument i is a table the module made with metatable `type` (a stat, a

@@ -130,7 +130,7 @@ final class DocumentationTests: XCTestCase {
 
     func testEveryFilterTypeHasADocumentedExample() throws {
         let text = try String(contentsOfFile: Tool.repo + "/docs/lua-api.md", encoding: .utf8)
-        for type in ["socket", "bind", "connect", "listen", "accept", "getsockopt", "close"] {
+        for type in ["socket", "bind", "connect", "listen", "accept", "getsockopt", "close", "read", "write", "shutdown"] {
             XCTAssertTrue(text.contains("set(\"\(type)\""), "no example for \(type)")
         }
     }

@@ -99,6 +99,22 @@ assert(st.write(c, "x"))
 st.set("write", nil)
 check.eq(problems[3], "status field 'size' is read-only (only err, socket_err and n can be set)", "size is read-only")
 
+-- so.err rewritten as for any call: a read that worked fails; one that failed succeeds with 0
+-- bytes (an end of stream); a write that worked fails (its bytes were sent all the same).
+st.set("read", function()
+  return function(after)
+    if after.err then after.err = nil else after.err = "ETIMEDOUT" end
+  end
+end)
+assert(st.write(c, "abc"))
+check.eq(select(2, st.read(s, 100)), "ETIMEDOUT", "a successful read failed by an after-filter")
+check.eq(st.read(s, 100), "", "a failed read (EAGAIN: abc was consumed) made a success: 0 bytes")
+st.set("read", nil)
+st.set("write", function() return function(after) after.err = "EIO" end end)
+check.eq(select(2, st.write(c, "sent")), "EIO", "a write failed after the call")
+st.set("write", nil)
+check.eq(st.read(s, 100), "sent", "its bytes went all the same")
+
 -- short(n): a write moves at most n bytes and says so; a looping writer (socktest.net's)
 -- still delivers every byte; a short read leaves the rest for the next.
 local drained = function(fd)

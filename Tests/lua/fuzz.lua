@@ -7,13 +7,14 @@ local net = require("socktest.net")
 local recipe = require("socktest.recipe")
 
 -- Something of each kind the module makes: a stat and a socket entry (from a socket opened and
--- one closed), a delay, a closed connection, the status object outside its call.
+-- one closed), a delay, an answer, a closed connection, the status object outside its call.
 local ln = assert(net.listen("tcp", "127.0.0.1:0"))
 local conn = assert(net.dial("tcp", ln:addr()))
 conn:close()
 local stat = st.stats()[1]
 local _, entry = next(st.sockets())
 local delay = st.delay(0)
+local answer = st.short(1)
 local outside
 st.set("socket", function(so) outside = so end)
 assert(st.close(assert(st.socket(st.AF_INET, st.SOCK_STREAM))))
@@ -26,8 +27,8 @@ local values = {
   "", "x", "EBADF", "a\0b", "127.0.0.1:0", "/nonexistent/sock", {}, trap, print,
   function() error({}) end, coroutine.create(function() end), delay, conn, stat,
 }
-values[#values + 1], values[#values + 2] = entry, outside
-values.n = values.n + 2
+values[#values + 1], values[#values + 2], values[#values + 3] = entry, outside, answer
+values.n = values.n + 3
 
 -- Functions and metamethods to call: name → function.
 local targets = {}
@@ -39,7 +40,8 @@ end
 add("st.", st)
 add("net.", net)
 add("recipe.", recipe)
-for name, object in pairs({stat = stat, entry = entry, delay = delay, conn = conn, listener = ln, status = outside}) do
+for name, object in pairs({stat = stat, entry = entry, delay = delay, answer = answer, conn = conn, listener = ln,
+                            status = outside}) do
   local mt = getmetatable(object)
   add(name .. ".mt.", mt)
   if type(mt.__index) == "table" then add(name .. ".", mt.__index) end

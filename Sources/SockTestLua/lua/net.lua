@@ -64,8 +64,9 @@ function Conn:read(n)
   local fd = raw.fd(self, "read")
   if not fd then return closed() end
   local data, err, code = st.read(fd, n or 4096)
+  if not data then return nil, err, code end
   if data == "" then return nil, "EOF" end
-  return data, err, code
+  return data
 end
 
 --- Writes all of s, looping over short writes (as a correct program does); returns #s, or
