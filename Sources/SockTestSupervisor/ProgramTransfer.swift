@@ -118,15 +118,18 @@ struct ProgramTransfer {
 
     // MARK: Moving bytes
 
-    /// The first `count` bytes the program offers (write); nil when its memory cannot be read.
-    func gather(_ count: Int, _ c: CallContext) -> [UInt8]? {
+    /// `count` bytes the program offers (write) from `offset` on, fewer at the end of its
+    /// buffers; nil when its memory cannot be read.
+    func gather(_ count: Int, from offset: Int = 0, _ c: CallContext) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(min(count, size))
+        out.reserveCapacity(max(0, min(count, size - offset)))
+        var skip = offset
         for (base, length) in buffers where out.count < count {
-            let take = min(length, count - out.count)
-            if take == 0 { continue }
-            guard let part = c.read(base, take) else { return nil }
+            if skip >= length { skip -= length; continue }
+            let take = min(length - skip, count - out.count)
+            guard let part = c.read(base + UInt64(skip), take) else { return nil }
             out += part
+            skip = 0
         }
         return out
     }

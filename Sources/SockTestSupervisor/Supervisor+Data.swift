@@ -63,6 +63,12 @@ extension Notification {
             sw.continued(call, admitted)
             return proceed()
         }
+        // Taken away by a signal while its filter ran (a delay): nothing has moved, so nothing is
+        // lost when its restart is made by the kernel, its filter having run once (`HeldCalls`).
+        if st_notif_valid(listener, n.id) == 0 {
+            if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
+            return
+        }
         var source: SocketAddress?
         var messageFlags: Int32 = 0
         let outcome = Result { () throws(Errno) -> Int32 in
@@ -76,8 +82,7 @@ extension Notification {
             }
         }
         if case .failure(.interrupted) = outcome, st_notif_valid(listener, n.id) == 0 {
-            // A signal took the program's call away while it waited: nothing moved. Its restart
-            // is made by the kernel, its filter having run once (`HeldCalls`).
+            // The same while it waited on behalf: nothing moved.
             if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
             return
         }
@@ -133,7 +138,7 @@ extension CallContext {
     /// unix path when the program's root or working directory differ from the tool's.
     func mayTransfer(_ request: ProgramTransfer, _ what: String) -> Bool {
         if request.hasControl {
-            supervisor.problem("\(what) with ancillary data in pid \(space): its data-path filter's answer was not acted out — the kernel made the call (calls carrying descriptors or credentials are not made on the program's behalf)")
+            supervisor.problem("\(what) with ancillary data in pid \(space): its after-filter or short answer did not run — the kernel made the call (calls carrying descriptors or credentials are not made on the program's behalf)")
             return false
         }
         if let destination = request.destination, destination.family == AF_UNIX {
@@ -157,7 +162,7 @@ extension CallContext {
         let waitAll = blocking && request.flags & Int32(MSG_WAITALL) != 0
             && (try? Sys.getsockoptInt(copy, SOL_SOCKET, SO_TYPE)) == Int32(SOCK_STREAM.rawValue)
         let flags = (request.flags | Int32(MSG_DONTWAIT)) & ~Int32(MSG_WAITALL)
-        received.bytes = [UInt8](repeating: 0, count: limit)
+        received.bytes = [UInt8](repeating: 0, count: min(limit, Self.readLimit))
         received.count = 0
         while true {
             let got = received.count
@@ -170,27 +175,39 @@ extension CallContext {
             case .success(let (n, from, flags)):
                 if got == 0 { (source, messageFlags) = (from, flags) }
                 received.count += n
-                if !waitAll || n == 0 || received.count >= limit { return received.count }
+                if !waitAll || n == 0 || received.count >= received.bytes.count { return received.count }
             case .failure(let error):
                 if let done = try ended(error, moved: got, copy, Int16(POLLIN), blocking: blocking, timeout: timeout) { return done }
             }
         }
     }
 
-    /// A send made on behalf: at most `limit` of the bytes the program offers. A blocking
-    /// stream socket sends them all, as the kernel does, waiting without holding the other
-    /// calls; MSG_NOSIGNAL always (the program's thread gets its SIGPIPE from the supervisor).
+    /// A send made on behalf: at most `limit` of the bytes the program offers, read from its
+    /// memory a chunk at a time. A blocking stream socket sends them all, as the kernel does,
+    /// waiting without holding the other calls; MSG_NOSIGNAL always (the program's thread gets
+    /// its SIGPIPE from the supervisor).
     func send(_ copy: Int32, _ request: ProgramTransfer, _ limit: Int) throws(Errno) -> Int {
-        guard let bytes = request.gather(limit, self) else { throw .badAddress }
         let blocking = blocks(copy, request.flags)
         let timeout = blocking ? Self.timeout(copy, SO_SNDTIMEO) : nil
         let flags = request.flags | Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)
+        // A datagram goes whole; a stream's bytes a chunk at a time.
+        let datagram = (try? Sys.getsockoptInt(copy, SOL_SOCKET, SO_TYPE)) != Int32(SOCK_STREAM.rawValue)
+        let chunk = datagram ? limit : min(limit, Self.chunk)
         var sent = 0
+        var bytes: [UInt8] = []
+        var start = 0       // where `bytes` begins in the program's buffers
         repeat {
-            let done = sent
+            if sent - start >= bytes.count {
+                guard let next = request.gather(min(chunk, limit - sent), from: sent, self) else {
+                    if sent > 0 { return sent }
+                    throw .badAddress
+                }
+                (bytes, start) = (next, sent)
+            }
+            let from = sent - start
             let step = bytes.withUnsafeBytes { raw in
                 Result { () throws(Errno) -> Int in
-                    try Sys.send(copy, UnsafeRawBufferPointer(rebasing: raw[done...]), flags, to: request.destination)
+                    try Sys.send(copy, UnsafeRawBufferPointer(rebasing: raw[from...]), flags, to: request.destination)
                 }
             }
             switch step {
@@ -198,9 +215,14 @@ extension CallContext {
             case .failure(let error):
                 if let done = try ended(error, moved: sent, copy, Int16(POLLOUT), blocking: blocking, timeout: timeout) { return done }
             }
-        } while blocking && sent < bytes.count
+        } while sent < limit && (blocking || sent - start == bytes.count)
         return sent
     }
+
+    /// How much of a program's stream write the supervisor holds at a time, and the most one
+    /// read made on behalf takes (the kernel may return less than asked too).
+    static let chunk = 1 << 20
+    static let readLimit = 8 << 20
 
     /// A step of a transfer failed with `error` after `moved` bytes. On a blocking socket that
     /// would have blocked: waits until it is ready (nil: try again). Otherwise the call ends as

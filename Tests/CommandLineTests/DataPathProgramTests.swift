@@ -8,6 +8,18 @@ import XCTest
 final class DataPathProgramTests: XCTestCase {
     func script(_ source: String) throws -> String { try Tool.script("data.lua", "local st = socktest\n" + source) }
 
+    /// A script that resets the connection on the program's `nth` read of an inet socket.
+    func resetOnRead(_ nth: Int) throws -> String {
+        try script("""
+            local reads = 0
+            st.set("read", function(so)
+                if so.family ~= st.AF_INET then return end
+                reads = reads + 1
+                if reads == \(nth) then return st.reset() end
+            end)
+            """)
+    }
+
     /// What a program run with --json printed, each line ended.
     func printed(_ r: Tool.Result) -> String { r.programOutput.isEmpty ? "" : r.programOutput + "\n" }
 
@@ -135,14 +147,7 @@ final class DataPathProgramTests: XCTestCase {
         _ = native.output()
 
         // The filter resets the supervised client's connection on its third read.
-        let reset = try script("""
-            local reads = 0
-            st.set("read", function(so)
-                if so.family ~= st.AF_INET then return end
-                reads = reads + 1
-                if reads == 3 then return st.reset() end
-            end)
-            """)
+        let reset = try resetOnRead(3)
         let peer = try Peer(Self.streamingServer(rst: false))
         let r = try Tool.run(["run", reset, "--json", "--", "python3", "-c", Self.readingClient, "\(peer.port)"])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -425,5 +430,116 @@ final class DataPathProgramTests: XCTestCase {
             recvmmsg 1 fir
 
             """)
+    }
+
+    func testAGoHTTPServerAndClientUnderShortReadsAndWrites() throws {
+        // Non-blocking sockets (EAGAIN, then epoll) and the runtime's preemption signals.
+        let server = try Programs.go("goserver")
+        let short = try script("""
+            st.set("read", function(so) if so.family == st.AF_INET then return st.short(7) end end)
+            st.set("write", function(so) if so.family == st.AF_INET then return st.short(5) end end)
+            """)
+        let r = try Tool.run(["run", short, "--json", "--", server, "50", "4"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("failed 0 of 50"), r.stdout)
+        // Both ends are the program's, and every call was made on its behalf: every byte written
+        // was read.
+        let stats = try XCTUnwrap(r.inet4Stats, r.stdout)
+        let written = try XCTUnwrap(stats["written_bytes"] as? Int)
+        XCTAssertGreaterThan(written, 50 * 100)
+        XCTAssertEqual(stats["read_bytes"] as? Int, written)
+    }
+
+    func testACallWithAncillaryDataIsMadeByTheKernelAndSaysSo() throws {
+        let program = """
+            import socket
+            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("127.0.0.1", 0))
+            b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.sendto(b"hi", a.getsockname())
+            print(a.recvmsg(100, 100)[0])
+            """
+        let after = try script("st.set(\"read\", function(so) return function(so) end end)")
+        let r = try Tool.run(["run", after, "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(printed(r), "b'hi'\n", "the program got its datagram")
+        let errors = try XCTUnwrap(r.json["script_errors"] as? [String])
+        XCTAssertEqual(errors.count, 1)
+        XCTAssertTrue(errors.first?.hasPrefix("recvmsg() with ancillary data in pid ") ?? false, "\(errors)")
+    }
+
+    func testABlockingWriteMadeOnBehalfSendsEveryByteAsNatively() throws {
+        // One send() of 3 MB to a peer that starts reading only after half a second: natively
+        // it blocks until everything is sent. Made on behalf, it waits there too.
+        let peer = """
+            import hashlib, socket, time
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); c.settimeout(20); time.sleep(0.5)
+            h = hashlib.sha256(); n = 0
+            while True:
+                b = c.recv(65536)
+                if not b: break
+                h.update(b); n += len(b)
+            print(n, h.hexdigest()[:16])
+            """
+        let program = """
+            import socket, sys
+            data = bytes(i * 7 % 251 for i in range(3000000))
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            print("sent", s.send(data)); s.close()
+            """
+        let native = try Peer(peer)
+        let n = try Tool.run(["-c", program, "\(native.port)"], program: "python3")
+        XCTAssertEqual(n.stdout, "sent 3000000\n")
+        let nativePeer = native.output()
+        let after = try script("st.set(\"write\", function(so) return function(so) end end)")
+        let supervised = try Peer(peer)
+        let r = try Tool.run(["run", after, "--json", "--", "python3", "-c", program, "\(supervised.port)"])
+        XCTAssertEqual(printed(r), n.stdout)
+        XCTAssertEqual(supervised.output(), nativePeer, "every byte, in order")
+        XCTAssertEqual(r.inet4Stats?["written_bytes"] as? Int, 3_000_000)
+    }
+
+    /// Serves `count` GETs of a 200 kB file, then ends.
+    static func httpServer(_ count: Int) -> String {
+        """
+        import http.server, os, tempfile
+        d = tempfile.mkdtemp(); open(os.path.join(d, "blob"), "wb").write(bytes(200000))
+        os.chdir(d)
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *a): pass
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Quiet); srv.timeout = 20; announce(srv.socket)
+        for i in range(\(count)): srv.handle_request()
+        """
+    }
+
+    func testCurlGetsItsOwnRecvFailureOnAResetWhileReceiving() throws {
+        let peer = try Peer(Self.httpServer(2))
+        let url = "http://127.0.0.1:\(peer.port)/blob"
+        let native = try Tool.run(["-s", "-o", "/dev/null", url], program: "curl")
+        XCTAssertEqual(native.status, 0)
+        let reset = try resetOnRead(1)
+        let r = try Tool.run(["run", reset, "--json", "--", "curl", "-s", "-o", "/dev/null", url])
+        XCTAssertEqual(r.status, 56, "curl's own exit code for a failure receiving data: \(r.stdout)")
+        _ = peer.output()
+    }
+
+    func testDataPathFiltersSetLaterSeeNoCallsOfAProgram() throws {
+        // Only what the script's top level sets decides the trap set: a read filter set from
+        // inside a connect filter finds the program's reads untrapped.
+        let later = try script("""
+            st.set("connect", function(so) st.set("read", function(so) return st.eof() end) end)
+            """)
+        let server = """
+            import socket
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); announce(s)
+            s.settimeout(20); c, _ = s.accept(); c.sendall(b"hello"); c.recv(1)
+            """
+        let peer = try Peer(server)
+        let program = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); print(s.recv(10))
+            """
+        let r = try Tool.run(["run", later, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+        XCTAssertEqual(printed(r), "b'hello'\n")
+        XCTAssertNil((r.json["filters"] as? [String: [String: Int]])?["read"], "no read came to the supervisor")
+        _ = peer.output()
     }
 }
