@@ -70,11 +70,14 @@ package struct EchoWorkload: Workload {
 
 /// The echo server: an accept loop and a thread per connection, at most `maxHandlers` at once
 /// (finished ones are joined as it goes, so 40,000 sessions do not pile up 40,000 threads).
+/// Each connection is served by `serve` (it closes the connection when done); by default a
+/// blocking echo.
 final class EchoServer: Sendable {
     static let maxHandlers = 512
     let sw: Switch
     let listener: Int32
     let address: SocketAddress
+    private let serve: @Sendable (Switch, Int32) -> Void
     private let stopping = Locked(false)
     private let handlers = Locked<[WorkerThread]>([])
     private let acceptor = Locked<WorkerThread?>(nil)
@@ -85,8 +88,9 @@ final class EchoServer: Sendable {
         var description: String { "\(call): \(errno.name)" }
     }
 
-    init(_ sw: Switch) throws(SetupError) {
+    init(_ sw: Switch, serve: @escaping @Sendable (Switch, Int32) -> Void = EchoServer.echo) throws(SetupError) {
         self.sw = sw
+        self.serve = serve
         var call = "socket"
         do {
             listener = try sw.socket(family: AF_INET, type: LoopbackIO.stream)
@@ -117,7 +121,7 @@ final class EchoServer: Sendable {
             do {
                 let conn = try sw.accept(listener).fd
                 while reapHandlers() >= Self.maxHandlers { usleep(1_000) }
-                guard let handler = WorkerThread.start({ [self] in echo(conn) }) else {
+                guard let handler = WorkerThread.start({ [self] in serve(sw, conn) }) else {
                     try? sw.close(conn)         // no thread to serve it: the client sees the close
                     usleep(10_000)
                     continue
@@ -143,7 +147,7 @@ final class EchoServer: Sendable {
         }
     }
 
-    private func echo(_ conn: Int32) {
+    private static func echo(_ sw: Switch, _ conn: Int32) {
         defer { try? sw.close(conn) }
         LoopbackIO.setReadTimeout(conn, seconds: 10)
         var buffer = [UInt8](repeating: 0, count: 4096)

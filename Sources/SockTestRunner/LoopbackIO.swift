@@ -10,6 +10,7 @@ struct StepFailure: Error {
 /// Socket steps the workloads share, all through the switch.
 enum LoopbackIO {
     static let stream = Int32(SOCK_STREAM.rawValue)
+    static let noSignal = Int32(MSG_NOSIGNAL)
 
     /// Connects a new socket to `address`. Non-blocking with a timeout: connect, wait until
     /// writable, then read SO_ERROR through the switch (so getsockopt filters apply). Blocking:
@@ -52,7 +53,9 @@ enum LoopbackIO {
             var sent = 0
             while sent < raw.count {
                 do throws(Errno) {
-                    sent += try sw.write(fd, from: UnsafeRawBufferPointer(rebasing: raw[sent...]))
+                    // send, not write: MSG_NOSIGNAL, so a reset connection is EPIPE, not a SIGPIPE
+                    // that ends the tool.
+                    sent += try sw.send(fd, from: UnsafeRawBufferPointer(rebasing: raw[sent...]), flags: noSignal)
                 } catch {
                     return error.name
                 }

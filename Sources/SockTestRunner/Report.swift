@@ -48,6 +48,9 @@ package struct Report: Encodable, Sendable {
 
     package struct FilterEntry: Encodable, Sendable {
         package var seen: Int, failed: Int, delayed: Int, rewritten: Int, errors: Int
+        /// read and write only (nil for the others, so their JSON stays as it was): calls
+        /// answered with st.short, st.eof, st.reset, st.drop (SPEC §7; a reset also counts as failed).
+        package var shortened: Int?, ended: Int?, reset: Int?, dropped: Int?
     }
 
     package var script: String?
@@ -99,8 +102,11 @@ package struct Report: Encodable, Sendable {
         }
         var filters: [String: FilterEntry] = [:]
         for (type, c) in host?.filterCounts ?? [:] where c.seen + c.errors > 0 {
+            let data = type.movesData
             filters[type.name] = FilterEntry(seen: c.seen, failed: c.failed, delayed: c.delayed,
-                                             rewritten: c.rewritten, errors: c.errors)
+                                             rewritten: c.rewritten, errors: c.errors,
+                                             shortened: data ? c.shortened : nil, ended: data ? c.ended : nil,
+                                             reset: data ? c.reset : nil, dropped: data ? c.dropped : nil)
         }
         self.filters = filters
         scriptErrors = errors
@@ -145,7 +151,8 @@ package struct Report: Encodable, Sendable {
             for type in FilterType.allCases {
                 guard let f = filters[type.name] else { continue }
                 let name = type.name.padding(toLength: 10, withPad: " ", startingAt: 0)
-                out.append("  \(name) seen=\(f.seen) failed=\(f.failed) delayed=\(f.delayed) rewritten=\(f.rewritten) errors=\(f.errors)")
+                let data = type.movesData ? " shortened=\(f.shortened ?? 0) ended=\(f.ended ?? 0) reset=\(f.reset ?? 0) dropped=\(f.dropped ?? 0)" : ""
+                out.append("  \(name) seen=\(f.seen) failed=\(f.failed) delayed=\(f.delayed) rewritten=\(f.rewritten) errors=\(f.errors)\(data)")
             }
         }
 
@@ -180,6 +187,9 @@ package struct Report: Encodable, Sendable {
         var out = ["  \(w.total) \(w.operation)\(w.total == 1 ? "" : "s"): \(w.succeeded) succeeded, \(w.total - w.succeeded) failed"]
         for (error, n) in w.failed.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
             out.append("    \(error): \(n)")
+        }
+        if let bytes = w.bytes, let seconds = w.seconds, let rate = w.bytesPerSecond {
+            out.append(String(format: "  bytes: %d in %.3f s (%.0f bytes/s)", bytes, seconds, rate))
         }
         let l = w.latencyMs
         out.append(String(format: "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f", l.p50, l.p90, l.p99, l.max))

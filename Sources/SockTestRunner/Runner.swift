@@ -166,7 +166,7 @@ package enum Runner {
             let counts = host.filterCounts
             for type in FilterType.allCases where host.filterTypesSet.contains(type) {
                 let c = counts[type] ?? FilterCounts()
-                if c.failed + c.delayed + c.rewritten + c.errors == 0 {
+                if c.failed + c.delayed + c.rewritten + c.errors + c.shortened + c.ended + c.dropped == 0 {
                     warnings.append("filter for '\(type.name)' injected nothing (saw \(c.seen) call\(c.seen == 1 ? "" : "s"))")
                 }
             }

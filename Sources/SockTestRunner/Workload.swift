@@ -28,7 +28,8 @@ package struct WorkloadKind: Sendable {
 }
 
 package enum Workloads {
-    package static let all = [WorkloadKind(EchoWorkload.self), WorkloadKind(DialWorkload.self)]
+    package static let all = [WorkloadKind(EchoWorkload.self), WorkloadKind(DialWorkload.self),
+                              WorkloadKind(TransferWorkload.self)]
 
     /// The workload a "NAME:k=v,..." names, with its options checked.
     package static func make(_ spec: NamedOptions) throws(UsageError) -> any Workload {
@@ -82,6 +83,19 @@ package struct OptionReader {
         }
         used[key] = text
         return v
+    }
+
+    /// A byte count: a whole number, or with a k, m or g suffix (KiB, MiB, GiB): 64k, 1m.
+    mutating func size(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        guard let text = values[key] else { return value }
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        let unit = text.last.flatMap { units[Character($0.lowercased())] }
+        let (count, overflow) = (Int(unit == nil ? text : String(text.dropLast())) ?? -1).multipliedReportingOverflow(by: unit ?? 1)
+        guard !overflow, range.contains(count) else {
+            throw UsageError("\(owner): option '\(key)' must be a number of bytes within \(range.lowerBound)-\(range.upperBound) (64k, 1m suffixes), got '\(text)'")
+        }
+        used[key] = text
+        return count
     }
 
     mutating func seconds(_ key: String, default value: Double) throws(UsageError) -> Double {

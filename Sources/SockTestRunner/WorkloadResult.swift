@@ -15,11 +15,26 @@ package struct WorkloadResult: Sendable, Codable {
     /// Why no operation ran, when the workload could not start (its server could not listen):
     /// then `total` is 0, not a count of operations that never happened.
     package var setupError: String?
+    /// A workload that moves data (transfer): the bytes that made the whole trip, in all, and
+    /// the seconds the workload took; nil for the others.
+    package var bytes: Int?
+    package var seconds: Double?
+
+    /// bytes / seconds.
+    package var bytesPerSecond: Double?
 
     enum CodingKeys: String, CodingKey {
-        case name, options, total, succeeded, failed, operation
+        case name, options, total, succeeded, failed, operation, bytes, seconds
         case latencyMs = "latency_ms"
         case setupError = "setup_error"
+        case bytesPerSecond = "bytes_per_second"
+    }
+
+    /// Sets bytes, seconds and bytesPerSecond.
+    package mutating func moved(_ bytes: Int, in seconds: Double) {
+        self.bytes = bytes
+        self.seconds = seconds
+        bytesPerSecond = seconds > 0 ? Double(bytes) / seconds : nil
     }
 }
 

@@ -40,7 +40,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Print the report as one JSON object (schema in the README).")
     var json = false
 
-    @Option(help: ArgumentHelp("A built-in workload: echo or dial, with options.", valueName: "NAME[:k=v,...]"))
+    @Option(help: ArgumentHelp("A built-in workload: echo, dial or transfer, with options.", valueName: "NAME[:k=v,...]"))
     var workload: String?
 
     @Flag(help: ArgumentHelp("Write a line per filtered call as it happens, to stderr or (--trace=FILE) to FILE; JSON Lines with --json.",

@@ -3,8 +3,9 @@ import XCTest
 
 /// Each recipe from the command line, against the built-in workloads; listing and docs.
 final class RecipeTests: XCTestCase {
-    static let names = ["accept-aborted", "accept-emfile", "addr-in-use", "close-fail", "connect-timeout",
-                        "flaky", "refuse", "slow-connect", "socket-exhaustion", "unreachable"]
+    static let names = ["accept-aborted", "accept-emfile", "addr-in-use", "bandwidth", "blackhole", "close-fail",
+                        "connect-timeout", "early-eof", "flaky", "refuse", "reset", "short-io", "slow-connect",
+                        "socket-exhaustion", "stall", "udp-loss", "unreachable"]
 
     func run(_ recipes: [String], _ workload: String) throws -> (Tool.Result, [String: Any], [String: [String: Int]]) {
         var args = ["run", "--seed", "3", "--json", "--workload", workload]
@@ -79,6 +80,91 @@ final class RecipeTests: XCTestCase {
             XCTAssertGreaterThan(stats["closefailed"] as? Int ?? 0, 0, "seed \(seed): some closes failed")
             XCTAssertEqual((all.json["leaks"] as? [Any])?.count, 0, "seed \(seed): \(all.stdout)")
         }
+    }
+
+    /// The data-path recipes on the transfer workload (a payload to an echo server and back,
+    /// non-blocking, with an idle timeout of its own): each failure shows by its errno, with the
+    /// bytes that got through.
+    func testDataPathRecipesAgainstTransfer() throws {
+        func bytes(_ w: [String: Any]) -> Int { w["bytes"] as? Int ?? -1 }
+        func seconds(_ w: [String: Any]) -> Double { w["seconds"] as? Double ?? -1 }
+        let native = "refuse:port=9"     // (a recipe that touches nothing here: run needs one)
+        var (_, w, _) = try run([native], "transfer:bytes=256k")
+        XCTAssertEqual(w["succeeded"] as? Int, 1)
+        XCTAssertEqual(bytes(w), 256 << 10)
+        XCTAssertNotNil(w["bytes_per_second"])
+
+        (_, w, _) = try run(["reset:after=100k"], "transfer:bytes=1m")
+        XCTAssertEqual(failed(w), ["ECONNRESET": 1])
+        XCTAssertLessThanOrEqual(bytes(w), 100 << 10, "the data after the reset never came back")
+
+        // The server takes the early end for the client's and closes while the client still
+        // sends: the client hears the end, or its write fails as the kernel fails it then.
+        (_, w, _) = try run(["early-eof:after=100k"], "transfer:bytes=1m")
+        XCTAssertEqual(failed(w).values.reduce(0, +), 1)
+        XCTAssertTrue(Set(failed(w).keys).isSubset(of: ["EOF", "EPIPE", "ECONNRESET"]), "\(w)")
+        XCTAssertLessThanOrEqual(bytes(w), 100 << 10)
+
+        (_, w, _) = try run(["stall:after=64k"], "transfer:bytes=1m,timeout=0.5")
+        XCTAssertEqual(failed(w), ["ETIMEDOUT": 1])
+        XCTAssertLessThanOrEqual(bytes(w), 64 << 10)
+        XCTAssertGreaterThanOrEqual(seconds(w), 0.5, "the workload's own idle timeout fired")
+        XCTAssertLessThan(seconds(w), 5)
+
+        // The data vanishes, the end of stream does not: the echo of 64 KiB, then the end.
+        (_, w, _) = try run(["blackhole:after=64k"], "transfer:bytes=1m,timeout=0.5")
+        XCTAssertEqual(failed(w), ["EOF": 1])
+        XCTAssertEqual(bytes(w), 64 << 10)
+
+        // Short transfers: the workload loops as a correct program does, so it still succeeds;
+        // the trace shows the calls were cut.
+        let traced = try Tool.run(["run", "--recipe", "short-io:max=1000", "--workload", "transfer:bytes=64k",
+                                   "--seed", "3", "--json", "--trace=/dev/stdout"])
+        XCTAssertEqual(traced.status, 0, traced.stderr)
+        XCTAssertTrue(traced.stdout.contains("short 1000"), traced.stdout)
+        XCTAssertEqual((traced.json["workload"] as? [String: Any])?["succeeded"] as? Int, 1, traced.stdout)
+
+        // Bandwidth: about size / rate (each direction has a link of its own, so the echo's way
+        // back overlaps the way there), against a native run far faster.
+        (_, w, _) = try run(["bandwidth:rate=1m"], "transfer:bytes=256k,chunk=16k")
+        XCTAssertEqual(w["succeeded"] as? Int, 1)
+        XCTAssertGreaterThanOrEqual(seconds(w), 0.2, "256 KiB at 1 MiB/s")
+        XCTAssertLessThan(seconds(w), 1.5, "256 KiB at 1 MiB/s")
+        (_, w, _) = try run([native], "transfer:bytes=256k,chunk=16k")
+        XCTAssertLessThan(seconds(w), 0.2, "natively")
+    }
+
+    /// Echo round trips under the data-path recipes: failures by errno.
+    func testDataPathRecipesAgainstEcho() throws {
+        var (_, w, _) = try run(["reset:nth=3"], "echo:clients=4,rounds=3")
+        // The 3rd data call on each end of a session: the client's 2nd write comes first.
+        XCTAssertEqual(failed(w), ["ECONNRESET": 4], "\(w)")
+        (_, w, _) = try run(["short-io:max=2"], "echo:clients=2,rounds=3")
+        XCTAssertEqual(w["succeeded"] as? Int, 2, "the echo workload reads until it has it all")
+        (_, w, _) = try run(["early-eof"], "echo:clients=2,rounds=1")
+        XCTAssertEqual(failed(w), ["EOF": 2])
+    }
+
+    /// udp-loss over 1,000 datagrams (scripts/examples/udp-count.lua, through the switch): what
+    /// arrives matches the probabilities within a binomial bound, and the same --seed gives
+    /// exactly the same count.
+    func testUDPLossIsSeededAndNearItsProbability() throws {
+        func count(_ recipe: String, seed: String) throws -> (received: Int, distinct: Int) {
+            let r = try Tool.run(["run", "--recipe", recipe, "--seed", seed, "scripts/examples/udp-count.lua"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let words = r.stdout.split(separator: "\n").first { $0.hasPrefix("sent ") }?.split(separator: " ") ?? []
+            XCTAssertEqual(words.count, 6, r.stdout)
+            return (Int(words.count > 3 ? words[3] : "") ?? -1, Int(words.count > 4 ? words[4].dropFirst() : "") ?? -1)
+        }
+        let a = try count("udp-loss:loss=0.3", seed: "11")
+        // 1,000 trials at p = 0.7: mean 700, sd 14.5; ±5 sd.
+        XCTAssertTrue((628...772).contains(a.received), "\(a)")
+        XCTAssertEqual(a.received, a.distinct, "no duplicates asked for")
+        XCTAssertEqual(try count("udp-loss:loss=0.3", seed: "11").received, a.received, "the same seed, the same count")
+        XCTAssertNotEqual(try count("udp-loss:loss=0.3", seed: "12").received, a.received, "another seed, another draw")
+        let d = try count("udp-loss:loss=0,dup=0.2", seed: "11")
+        XCTAssertEqual(d.distinct, 1000, "nothing lost")
+        XCTAssertTrue((1137...1263).contains(d.received), "about 200 duplicates: \(d)")
     }
 
     func testRecipesCombine() throws {
@@ -174,7 +260,9 @@ final class RecipeTests: XCTestCase {
                 for spec in specs {
                     let r = try DocumentationTests.shell("socktest-lua run --json --recipe \(spec)\(rest)")
                     let filters = r.json["filters"] as? [String: [String: Int]] ?? [:]
-                    let injected = filters.values.reduce(0) { $0 + ($1["failed"] ?? 0) + ($1["delayed"] ?? 0) + ($1["rewritten"] ?? 0) }
+                    let injected = filters.values.reduce(0) { sum, f in
+                        sum + ["failed", "delayed", "rewritten", "shortened", "ended", "reset", "dropped"].reduce(0) { $0 + (f[$1] ?? 0) }
+                    }
                     // An example may show the warning a recipe aimed at nothing gets instead.
                     let warned = (r.json["warnings"] as? [String] ?? []).contains { $0.contains("matched no call") }
                     XCTAssertTrue(injected > 0 || warned, "\(block.place): \(spec) in `\(line)` injected nothing: \(r.stdout)\(r.stderr)")
@@ -182,6 +270,6 @@ final class RecipeTests: XCTestCase {
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(checked, 12)
+        XCTAssertGreaterThanOrEqual(checked, 20)
     }
 }

@@ -183,6 +183,185 @@ assert(st.now() - t0 >= 0.05, "combined: and slowly")
 st.close(x1); st.close(x2)
 reset()
 
+-- The data path (SPEC §7): a connection through the switch, client c and the server's side a
+-- (non-blocking with nb, so "nothing arrived" is EAGAIN, not a hang).
+local function pair(nb)
+  local c = assert(dial(addr))
+  for _ = 1, 100 do      -- (connections the tests above made wait in the backlog: not those)
+    local a = assert(st.accept(lfd, nb and st.SOCK_NONBLOCK or 0))
+    if st.getpeername(a) == st.getsockname(c) then return c, a end
+    st.close(a)
+  end
+  error("pair: the connection was not accepted")
+end
+local function closing(...) for _, s in ipairs({...}) do st.close(s) end end
+local function elapsed(f, ...)
+  local t = st.now()
+  local a, b = f(...)
+  return st.now() - t, a, b
+end
+
+-- reset after=BYTES: exactly that many get through; then ECONNRESET, later calls as the
+-- kernel fails them on a reset socket, and the peer receives a real RST.
+apply("reset", {after = 10, dir = "write", port = port})
+local c, a = pair()
+check.eq(st.write(c, ("x"):rep(6)), 6, "reset: before the limit")
+check.eq(st.write(c, ("y"):rep(6)), 4, "reset: the write that crosses it stops there")
+check.eq(select(2, st.write(c, "z")), "ECONNRESET", "reset after 10 bytes")
+check.eq(select(2, st.write(c, "z")), "EPIPE", "reset: a later write")
+local got, peer_err = "", nil
+for _ = 1, 5 do
+  local d, e = st.read(a, 100)
+  if not d or d == "" then peer_err = e or "EOF"; break end
+  got = got .. d
+end
+check.eq(peer_err, "ECONNRESET", "reset: the peer got a RST (after " .. #got .. " bytes)")
+closing(c, a)
+c, a = pair()
+check.eq(st.write(c, ("x"):rep(10)), 10, "reset: per connection, a new one starts from 0")
+check.eq(select(2, st.write(c, "z")), "ECONNRESET", "reset: the new connection's 11th byte")
+closing(c, a)
+apply("reset", {after = 10, port = tonumber(addr2:match(":(%d+)$"))})
+c, a = pair()
+check.eq(st.write(c, ("x"):rep(20)), 20, "reset: another port is left alone")
+closing(c, a)
+-- nth=K: the K-th read or write of each connection (that moved data), either side.
+apply("reset", {nth = 2})
+c, a = pair()
+check.eq(st.write(c, "ping"), 4, "reset nth=2: the client's 1st call")
+check.eq(st.read(a, 10), "ping", "reset nth=2: the server's 1st call")
+check.eq(select(2, st.write(a, "pong")), "ECONNRESET", "reset nth=2: the server's 2nd call")
+check.eq(select(2, st.read(c, 10)), "ECONNRESET", "reset nth=2: the client hears the RST")
+closing(c, a)
+
+-- short-io: at most max bytes a call; op= picks the direction.
+apply("short-io", {max = 3})
+c, a = pair()
+check.eq(st.write(c, "hello world"), 3, "short-io: a short write")
+check.eq(st.read(a, 100), "hel", "short-io: a short read")
+apply("short-io", {max = 3, op = "read"})
+check.eq(st.write(c, "hello world"), 11, "short-io op=read: writes are whole")
+check.eq(st.read(a, 100), "hel", "short-io op=read: reads are short")
+closing(c, a)
+
+-- early-eof: after N bytes read, end of stream; nothing is consumed.
+apply("early-eof", {after = 5})
+c, a = pair()
+assert(st.write(c, "hello world"))
+check.eq(st.read(a, 100), "hello", "early-eof: up to the limit")
+check.eq(st.read(a, 100), "", "early-eof: then end of stream")
+check.eq(st.read(a, 100), "", "early-eof: and again")
+reset()
+check.eq(st.read(a, 100), " world", "early-eof: the rest was still there")
+closing(c, a)
+
+-- blackhole: after N bytes written, writes succeed and send nothing.
+apply("blackhole", {after = 4})
+c, a = pair(true)
+check.eq(st.write(c, "abcdef"), 4, "blackhole: up to the limit")
+check.eq(st.write(c, "ef"), 2, "blackhole: a write past it reports success")
+st.sleep(0.05)
+check.eq(st.read(a, 100), "abcd", "blackhole: the peer gets what came before")
+check.eq(select(2, st.read(a, 100)), "EAGAIN", "blackhole: and nothing after")
+closing(c, a)
+
+-- stall: after N bytes, a blocking read waits `wait` then fails EAGAIN (as with SO_RCVTIMEO);
+-- a non-blocking one finds no data (EAGAIN after 0.1 s) though the data is there.
+apply("stall", {after = 3, wait = 0.2})
+c, a = pair()
+assert(st.write(c, "hello"))
+check.eq(st.read(a, 100), "hel", "stall: up to the limit")
+local waited, d, e = elapsed(st.read, a, 100)
+check.eq(e, "EAGAIN", "stall: a blocking read")
+assert(waited >= 0.2 and waited < 2, "stall: waited " .. waited)
+closing(c, a)
+c, a = pair(true)
+assert(st.write(c, "hello"))
+st.sleep(0.05)
+check.eq(st.read(a, 3), "hel", "stall non-blocking: up to the limit")
+waited, d, e = elapsed(st.read, a, 100)
+check.eq(e, "EAGAIN", "stall: a non-blocking read")
+assert(waited >= 0.1 and waited < 1, "stall: paced, not spinning: " .. waited)
+reset()
+check.eq(st.read(a, 100), "lo", "stall: the data was there all along")
+closing(c, a)
+
+-- stall dir=write: the writes stop instead.
+apply("stall", {after = 2, dir = "write", wait = 0.1})
+c, a = pair()
+check.eq(st.write(c, "hello"), 2, "stall dir=write: up to the limit")
+waited, d, e = elapsed(st.write, c, "llo")
+check.eq(e, "EAGAIN", "stall dir=write: then a write waits and fails")
+assert(waited >= 0.1, "stall dir=write: waited " .. waited)
+check.eq(st.read(a, 100), "he", "stall dir=write: reads are left alone")
+closing(c, a)
+
+-- bandwidth: about size / rate; a call moves at most 20 ms of data.
+apply("bandwidth", {rate = "1k"})
+c, a = pair()
+local sent, t = 0, st.now()
+while sent < 300 and st.now() - t < 3 do
+  local n = assert(st.write(c, ("b"):rep(300 - sent)))
+  assert(n <= 20, "bandwidth: a call moves at most 20 ms of data, moved " .. n)
+  sent = sent + n
+end
+waited = st.now() - t
+assert(waited >= 0.25 and waited < 1.5, "bandwidth: 300 bytes at 1 KiB/s took " .. waited)
+closing(c, a)
+apply("bandwidth", {rate = "1k", dir = "read"})
+c, a = pair()
+check.eq(st.write(c, ("b"):rep(300)), 300, "bandwidth dir=read: writes are left alone")
+closing(c, a)
+-- latency: once per turn of the conversation, on the write that starts it.
+apply("bandwidth", {rate = "1m", latency = 0.3})
+c, a = pair()
+check.eq(elapsed(st.write, c, "a") >= 0.3, true, "bandwidth latency: the first write waits")
+check.eq(elapsed(st.write, c, "b") < 0.2, true, "bandwidth latency: the next goes on")
+assert(st.read(a, 10)); assert(st.write(a, "r"))
+assert(st.read(c, 10))
+check.eq(elapsed(st.write, c, "c") >= 0.3, true, "bandwidth latency: a write after a read starts a turn")
+closing(c, a)
+
+-- udp-loss: on the sending side, datagrams only (TCP left alone), by port.
+local function udp(nb)
+  local fd = assert(st.socket(st.AF_INET, st.SOCK_DGRAM | (nb and st.SOCK_NONBLOCK or 0)))
+  assert(st.bind(fd, "127.0.0.1:0"))
+  return fd, st.getsockname(fd)
+end
+local r, raddr = udp(true)
+local r2, raddr2 = udp(true)
+local s = udp()
+local function arrived(fd)
+  local n = 0
+  for _ = 1, 100 do
+    local data = st.recv(fd, 100)
+    if not data then break end
+    n = n + 1
+  end
+  return n
+end
+apply("udp-loss", {loss = 1, port = tonumber(raddr:match(":(%d+)$"))})
+check.eq(st.send(s, "lost", raddr), 4, "udp-loss: a lost datagram's send succeeds")
+check.eq(st.send(s, "kept", raddr2), 4, "udp-loss: another port")
+c, a = pair()
+check.eq(st.write(c, "tcp"), 3, "udp-loss: TCP is left alone")
+closing(c, a)
+check.eq(arrived(r), 0, "udp-loss loss=1: nothing arrives")
+check.eq(arrived(r2), 1, "udp-loss: another port is left alone")
+apply("udp-loss", {loss = 0, dup = 1})
+for i = 1, 3 do assert(st.send(s, "twice" .. i, raddr)) end
+check.eq(arrived(r), 6, "udp-loss dup=1: each arrives twice")
+apply("udp-loss", {loss = 0, delay = 0.1})
+waited = elapsed(st.send, s, "late", raddr)
+assert(waited >= 0.1, "udp-loss delay: the datagram left late")
+check.eq(arrived(r), 1, "udp-loss delay: and arrived")
+apply("udp-loss", {loss = 0.5})
+for _ = 1, 100 do assert(st.send(s, "x", raddr)) end
+local n = arrived(r)
+assert(n > 25 and n < 75, "udp-loss loss=0.5: " .. n .. " of 100 arrived")
+closing(r, r2, s)
+reset()
+
 -- Bad options are errors naming the recipe and the option.
 check.raises("recipe 'refuse': unknown option 'prot'", require("recipes.refuse"), {prot = 1})
 check.raises("recipe 'refuse': option 'errno' must be an errno name", require("recipes.refuse"), {errno = "ENOPE"})
@@ -194,6 +373,17 @@ check.raises("recipe 'flaky': option 'op' must be a filter type", require("recip
 check.raises("recipe 'close%-fail': option 'really_close' must be true or false", require("recipes.close-fail"), {really_close = 3})
 check.raises("recipe 'addr%-in%-use': option 'op' must be bind or listen", require("recipes.addr-in-use"), {op = "connect"})
 check.raises("recipe 'accept%-emfile': options must be a table", require("recipes.accept-emfile"), 3)
+check.raises("recipe 'reset': give after=BYTES or nth=K, not both", require("recipes.reset"), {after = 1, nth = 1})
+check.raises("recipe 'reset': every and chance do not apply", require("recipes.reset"), {every = 2})
+check.raises("recipe 'reset': option 'after' must be a number of bytes", require("recipes.reset"), {after = "1x"})
+check.raises("recipe 'reset': option 'dir' must be read, write or both", require("recipes.reset"), {dir = "up"})
+check.raises("recipe 'bandwidth': option 'rate' must be at least 1", require("recipes.bandwidth"), {rate = 0})
+check.raises("recipe 'short%-io': option 'max' must be at least 1", require("recipes.short-io"), {max = "0k"})
+check.raises("recipe 'stall': nth, every, chance do not apply", require("recipes.stall"), {chance = 0.5})
+check.raises("recipe 'udp%-loss': option 'dup' must be a probability", require("recipes.udp-loss"), {dup = 2})
+check.raises("recipe 'early%-eof': unknown option 'dir'", require("recipes.early-eof"), {dir = "read"})
+local size = require("socktest.recipe").check("t", {a = "64k", b = "1m", c = 5, d = "1.5K"}, {a = "size", b = "size", c = "size", d = "size"})
+check.eq(table.concat({size.a, size.b, size.c, size.d}, " "), "65536 1048576 5 1536", "sizes with suffixes")
 
 -- Close exactly what this script opened (the leak check after it must be able to fail).
 reset()

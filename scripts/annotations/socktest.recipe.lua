@@ -18,8 +18,9 @@
 ---@alias socktest.Recipe fun(opts?: socktest.RecipeOptions)
 
 ---How an option's value is checked: "errno", "errnos", "count", "natural", "port",
----"probability", "seconds", "address", "family", "socktype", "op", "boolean".
----@alias socktest.recipe.Kind "errno"|"errnos"|"count"|"natural"|"port"|"probability"|"seconds"|"address"|"family"|"socktype"|"op"|"boolean"
+---"probability", "seconds", "address", "family", "socktype", "op", "boolean", "size" (bytes:
+---a whole number or with a k, m or g suffix), "direction" (read, write or both).
+---@alias socktest.recipe.Kind "errno"|"errnos"|"count"|"natural"|"port"|"probability"|"seconds"|"address"|"family"|"socktype"|"op"|"boolean"|"size"|"direction"
 
 ---@class socktest.recipe
 ---The common options and their kinds.
@@ -53,6 +54,8 @@ function recipe.check(name, opts, schema, defaults) end
 function recipe.kind(opts) end
 
 ---A predicate on the status: does the call match the kind (family, type), addr and port?
+---connect and bind match their address; read, write and shutdown either end of the connection;
+---the others the socket's own.
 ---@param opts socktest.RecipeOptions
 ---@return fun(so: socktest.status): boolean
 function recipe.target(opts) end
@@ -66,5 +69,31 @@ function recipe.trigger(opts) end
 ---@param opts socktest.RecipeOptions
 ---@return fun(so: socktest.status): boolean
 function recipe.when(opts) end
+
+---For a recipe that acts on every matching connection: an error naming the recipe when opts
+---has nth, every or chance.
+---@param opts socktest.RecipeOptions
+---@param instead string what to do instead, for the message
+function recipe.no_triggers(opts, instead) end
+
+---Per-connection state for the data path: `state(so)` is a table of the connection the call is
+---on, fresh once its descriptor has been closed (then given to `closed`, if any).
+---@param closed? fun(state: table)
+---@return fun(so: socktest.status): table
+function recipe.connections(closed) end
+
+---An after-filter that does nothing: a supervised program's call with one is made by the tool,
+---so its bytes count in `so.read_total` / `so.written_total`.
+---@param so socktest.status
+function recipe.counted(so) end
+
+---A read or write filter: once `opts.after` bytes have moved on a connection (counted in
+---direction `dir`), matching calls get `answer(so)`; the stream call that would cross the
+---limit is cut short exactly there; calls before it run (counted).
+---@param opts socktest.RecipeOptions
+---@param dir "read"|"write"|"both"
+---@param answer fun(so: socktest.status): any
+---@return fun(so: socktest.status): any
+function recipe.after(opts, dir, answer) end
 
 return recipe

@@ -56,6 +56,19 @@ function kinds.op(v)
   for _, name in ipairs(st.filter_types) do if v == name then return v end end
   return nil, "a filter type (" .. table.concat(st.filter_types, ", ") .. ") or all"
 end
+-- A byte count: a whole number, or one with a k, m or g suffix (KiB, MiB, GiB): 64k, 1m.
+local units = {[""] = 1, k = 1024, m = 1024 * 1024, g = 1024 * 1024 * 1024}
+function kinds.size(v)
+  if math.type(v) == "integer" and v >= 0 then return v end
+  local digits, unit = tostring(type(v) == "string" and v or ""):lower():match("^(%d+%.?%d*)([kmg]?)$")
+  local n = digits and math.floor(tonumber(digits) * units[unit])
+  if math.type(n) == "integer" then return n end    -- (a float: too large to be a count)
+  return nil, "a number of bytes (a whole number, or with a k, m or g suffix: 64k, 1m)"
+end
+function kinds.direction(v)
+  if v == "read" or v == "write" or v == "both" then return v end
+  return nil, "read, write or both"
+end
 function kinds.boolean(v)
   if type(v) == "boolean" then return v end
   return nil, "true or false"
@@ -154,9 +167,12 @@ end
 -- run's report warns about those that matched none (LuaHost.unmatchedTargets).
 recipe.targets = {}
 
+local data_path = {read = true, write = true, shutdown = true}
+
 --- A predicate on the status: does the call match the kind (family, type), addr and port?
---- connect and bind match their address; accept, listen and others the socket's own (a
---- program's too).
+--- connect and bind match their address; a read, write or shutdown either end of its
+--- connection (a client's reads by the server's port, the server's by its own); accept, listen
+--- and others the socket's own (a program's too).
 function recipe.target(opts)
   checked("target", opts)
   local of_kind = recipe.kind(opts)
@@ -169,10 +185,17 @@ function recipe.target(opts)
   return function(so)
     if not of_kind(so) then return false end
     if opts.addr or opts.port then
-      local addr = so.addr
-      if so.op ~= "connect" and so.op ~= "bind" then addr = so.local_addr end
-      if opts.addr and addr ~= opts.addr then return false end
-      if opts.port and port_of(addr) ~= opts.port then return false end
+      local function at(addr)
+        return (not opts.addr or addr == opts.addr) and (not opts.port or port_of(addr) == opts.port)
+      end
+      local op = so.op
+      if op == "connect" or op == "bind" then
+        if not at(so.addr) then return false end
+      elseif data_path[op] then
+        if not (at(so.addr) or at(so.local_addr)) then return false end
+      elseif not at(so.local_addr) then
+        return false
+      end
     end
     if entry then entry.matched = true end
     return true
@@ -193,6 +216,61 @@ function recipe.when(opts)
   checked("when", opts)
   local matches, trigger = recipe.target(opts), recipe.trigger(opts)
   return function(so) return matches(so) and trigger() end
+end
+
+--- For recipes that act on every matching connection (nth, every, chance have no meaning
+--- there): an error naming the recipe when one is given.
+function recipe.no_triggers(opts, instead)
+  checked("no_triggers", opts)
+  if opts.nth or opts.every or opts.chance then
+    fail(("recipe '%s': nth, every, chance do not apply (%s)"):format(names[opts] or "recipe", instead))
+  end
+end
+
+--- Per-connection state for the data path: state(so) is a table of the connection the call is
+--- on (its process and descriptor), fresh once that descriptor has been closed (and then given
+--- to closed(state), if there is one).
+function recipe.connections(closed)
+  local states = {}
+  st.add("close", function(so)
+    local key = so.pid .. ":" .. so.fd
+    if closed and states[key] then closed(states[key]) end
+    states[key] = nil
+  end)
+  return function(so)
+    local key = so.pid .. ":" .. so.fd
+    local state = states[key]
+    if not state then state = {}; states[key] = state end
+    return state
+  end
+end
+
+--- An after-filter that does nothing, for a call that must be counted: a supervised program's
+--- call with an after-filter is made by the tool, so its bytes show in so.read_total and
+--- so.written_total; one that merely continues in the kernel is not seen.
+function recipe.counted() end
+
+-- Bytes moved so far on the call's socket in the direction dir (read, write, both).
+local function moved(so, dir)
+  return (dir ~= "write" and so.read_total or 0) + (dir ~= "read" and so.written_total or 0)
+end
+
+--- A read or write filter for "after opts.after bytes (counted in direction dir: read, write,
+--- both) on a connection, answer(so)": matching calls before the limit run (and are counted),
+--- the stream call that would cross it is cut short exactly there (a datagram is never cut),
+--- and later ones get what answer(so) returns.
+function recipe.after(opts, dir, answer)
+  checked("after", opts)
+  local matches = recipe.target(opts)
+  return function(so)
+    if not matches(so) then return end
+    local limit, done = opts.after, moved(so, dir)
+    if done >= limit then return answer(so) end
+    if so.size and done + so.size > limit and so.type & 0xf == st.SOCK_STREAM then
+      return st.short(limit - done)
+    end
+    return recipe.counted
+  end
 end
 
 return recipe
