@@ -9,8 +9,11 @@ package struct SweepRequest: Sendable {
     /// observing them traps each one (`--calls read,write` asks for them).
     package var calls: [FilterType] = FilterType.allCases.filter { !FilterType.dataPath.contains($0) }
     /// nil: the `auto` table.
-    /// The swept types as `--observe` takes them.
-    var observed: String { calls.map(\.name).joined(separator: ",") }
+    /// What the runs observe, as `--observe` takes it: every connection call (a site is named by
+    /// the socket's bind or connect, say), and the data path's types only when swept.
+    var observed: String {
+        FilterType.allCases.filter { !FilterType.dataPath.contains($0) || calls.contains($0) }.map(\.name).joined(separator: ",")
+    }
     package var errnos: [String]?
     package var transient = true
     package var persistent = true
@@ -43,7 +46,7 @@ package enum Sweep {
         let tool = ChildRun.executable
         let seed = UInt64.random(in: 1...999_999)
 
-        // Discovery: every call of the swept types seen (--observe), its site in the JSON trace.
+        // Discovery: the calls seen (--observe), their sites in the JSON trace.
         let tracePath = scratch + "/discovery.jsonl"
         var arguments = ["run"] + (request.script.map { [$0] } ?? [])
         arguments += ["--observe", request.observed, "--trace-to", tracePath, "--json", "--seed", String(seed), "--"] + request.command
