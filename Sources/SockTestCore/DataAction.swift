@@ -31,7 +31,17 @@ public enum DataAction: Sendable, Equatable, Codable, CustomStringConvertible {
     /// What the filter just asked (and clears it).
     static func take() -> DataAction? {
         var count = 0
-        switch st_data_action_take(&count) {
+        return action(st_data_action_take(&count), count)
+    }
+
+    /// What the filter asked so far, left for the switch to take.
+    package static func pending() -> DataAction? {
+        var count = 0
+        return action(st_data_action_peek(&count), count)
+    }
+
+    private static func action(_ kind: Int32, _ count: Int) -> DataAction? {
+        switch kind {
         case 1: return .short(count)
         case 2: return .eof
         case 3: return .reset
@@ -133,5 +143,17 @@ public final class CallData: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         fetch = nil
         pthread_mutex_unlock(&lock)
+    }
+}
+
+/// A delay a chain of Lua filters decided beside the after-filters of its earlier filters, noted
+/// on the calling thread for the filter host to wait out (see `socktest.add`).
+package enum ChainedDelay {
+    package static func note(_ seconds: Double) { st_chain_delay_set(max(seconds, 0)) }
+
+    /// The delay noted (and clears it); nil for none.
+    package static func take() -> Double? {
+        let seconds = st_chain_delay_take()
+        return seconds >= 0 ? seconds : nil
     }
 }

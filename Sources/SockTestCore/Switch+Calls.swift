@@ -87,9 +87,9 @@ extension Switch {
         let data = CallData { count in Array(UnsafeRawBufferPointer(rebasing: buffer.prefix(count))) }
         defer { data.invalidate() }
         var call = Call(.read, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), flags: flags,
-                        size: buffer.count, data: data)
+                        size: min(buffer.count, Sys.maxTransfer), data: data)
         let n = try run(&call) { call throws(Errno) in
-            Int32(try call.perform(reset: { Sys.reset(fd) }) { limit throws(Errno) in
+            Int32(clamping: try call.perform(reset: { Sys.resetStream(fd) }) { limit throws(Errno) in
                 let part = UnsafeMutableRawBufferPointer(rebasing: buffer.prefix(limit))
                 if plain { return try Sys.read(fd, part) }
                 let (n, from) = try Sys.receive(fd, part, flags)
@@ -115,9 +115,9 @@ extension Switch {
         let data = CallData { count in Array(buffer.prefix(count)) }
         defer { data.invalidate() }
         var call = Call(.write, fd: fd, status: Status(cookie: Cookie(rawValue: 0)), address: address, flags: flags,
-                        size: buffer.count, data: data)
+                        size: min(buffer.count, Sys.maxTransfer), data: data)
         return Int(try run(&call) { call throws(Errno) in
-            Int32(try call.perform(reset: { Sys.reset(fd) }) { limit throws(Errno) in
+            Int32(clamping: try call.perform(reset: { Sys.resetStream(fd) }) { limit throws(Errno) in
                 let part = UnsafeRawBufferPointer(rebasing: buffer.prefix(limit))
                 return plain ? try Sys.write(fd, part) : try Sys.send(fd, part, flags, to: address)
             })

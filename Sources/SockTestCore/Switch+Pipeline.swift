@@ -1,3 +1,5 @@
+import Glibc
+
 extension Switch {
     /// The one pipeline every wrapped call runs:
     /// look up → before-filter → system call → after-filter → bookkeeping.
@@ -170,7 +172,8 @@ extension Book {
             }
             if call.space != 0, case .success = outcome { table[key]!.counted.formUnion(call.type.attempt) }
             if call.type.movesData {
-                if call.action == .reset { table[key]!.wasReset = true }
+                // Only a stream has a connection the reset ended (a datagram socket goes on).
+                if call.action == .reset && cookie.type & 0xf == Int32(SOCK_STREAM.rawValue) { table[key]!.wasReset = true }
                 if counted, case .success(let n) = outcome, n > 0 {
                     if call.type == .read { table[key]!.readTotal += UInt64(n) } else { table[key]!.writtenTotal += UInt64(n) }
                     countBytes(cookie, call.type, UInt64(n))

@@ -70,6 +70,10 @@ package enum Sys {
         try value { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// The most one read or write moves (the kernel's MAX_RW_COUNT: INT_MAX rounded down to a
+    /// page), which also keeps every byte count in an Int32.
+    package static let maxTransfer = 0x7fff_f000
+
     /// recvfrom(2): bytes received and, for a datagram socket, the sender.
     package static func receive(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ flags: Int32) throws(Errno) -> (Int, SocketAddress?) {
         var from: SocketAddress?
@@ -124,6 +128,12 @@ package enum Sys {
         var unspec = sockaddr(sa_family: sa_family_t(AF_UNSPEC), sa_data: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         _ = Glibc.connect(fd, &unspec, socklen_t(MemoryLayout<sockaddr>.size))
         _ = try? getsockoptInt(fd, SOL_SOCKET, SO_ERROR)
+    }
+
+    /// A reset answered to a call: a stream socket is reset (`reset`); other sockets have no
+    /// connection to reset, and are left as they are (the call fails ECONNRESET all the same).
+    package static func resetStream(_ fd: Int32) {
+        if (try? getsockoptInt(fd, SOL_SOCKET, SO_TYPE)) == Int32(SOCK_STREAM.rawValue) { reset(fd) }
     }
 
     package static func close(_ fd: Int32) throws(Errno) -> Int32 {

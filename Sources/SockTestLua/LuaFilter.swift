@@ -49,6 +49,7 @@ struct LuaFilter: Sendable {
     }
 
     private func before(_ call: Call) throws(Errno) -> AfterFilter? {
+        _ = ChainedDelay.take()         // none left over from a filter that raised after noting one
         let (verdict, slot) = withUnsafePointer(to: call) { call in
             runtime.withLua { rt in
                 let slot = rt.checkoutSlot()
@@ -63,16 +64,12 @@ struct LuaFilter: Sendable {
         case .proceed:
             return nil
         case .after:
+            // A chain's delay or answer beside its after-filters (`also`), acted on here too.
+            if let action = DataAction.pending(), call.type.movesData { count(answered: action) }
+            if let delay = ChainedDelay.take() { try settle(.delay(delay, nil)) }
             return { call throws(Errno) in try self.after(slot, &call) }
         case .answer(let action):
-            count {
-                switch action {
-                case .short: $0.shortened += 1
-                case .eof: $0.ended += 1
-                case .reset: $0.reset += 1; $0.failed += 1
-                case .drop: $0.dropped += 1
-                }
-            }
+            count(answered: action)
             DataAction.request(action)
             return nil
         case .delay(let seconds, .timedOut?) where call.type == .connect && runtime.sw.isNonBlocking(call):
@@ -198,6 +195,17 @@ struct LuaFilter: Sendable {
                 : "nothing, an errno name or number, an after-filter function, socktest.delay(...)\(data)"
             let got = String(cString: st_typename(T, -1))
             return .scriptError("\(origin) returned a \(got); expected \(expected)")
+        }
+    }
+
+    private func count(answered action: DataAction) {
+        count {
+            switch action {
+            case .short: $0.shortened += 1
+            case .eof: $0.ended += 1
+            case .reset: $0.reset += 1; $0.failed += 1
+            case .drop: $0.dropped += 1
+            }
         }
     }
 

@@ -11,7 +11,7 @@ enum SocktestModule {
     ] + SwitchBindings.functions
 
     /// What only the module's own Lua reaches (`raw` in lua/*.lua).
-    static let rawFunctions: [(String, LuaFunction)] = [("set", set), ("fail", fail)] + NetHandles.functions
+    static let rawFunctions: [(String, LuaFunction)] = [("set", set), ("fail", fail), ("also", also)] + NetHandles.functions
 
     static let constants: [(String, Int32)] = [
         ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_UNIX", AF_UNIX),
@@ -132,6 +132,27 @@ enum SocktestModule {
     /// (the trampoline's st_where skips the module's own chunks). The module's Lua raises its
     /// errors with it, not error(msg, level): a level counts frames, and a tail call removes the
     /// script's frame, so `return st.every(0)` would have no file:line.
+    /// also(kind, verdict): a chain of filters (socktest.add) decided a delay or an answer while
+    /// earlier filters returned after-filters: the call still runs, so it is noted here for the
+    /// filter host to act on beside them (the chain returns the after-filters). false when the
+    /// verdict cannot go with them: a delay that fails the call, or an answer this call does not
+    /// take (the chain returns it as it is, and the host says what is wrong with it).
+    private static let also: LuaFunction = { L in
+        binding(L, "also") { args throws(LuaRaise) in
+            let type = FilterType(name: try args.string(1))
+            var noted = false
+            if let delay = Delay.from(L!, 2), delay.err == nil {
+                ChainedDelay.note(delay.seconds)
+                noted = true
+            } else if let answer = action(L!, 2), let type, answer.applies(to: type) {
+                DataAction.request(answer)
+                noted = true
+            }
+            lua_pushboolean(L, noted ? 1 : 0)
+            return 1
+        }
+    }
+
     private static let fail: LuaFunction = { L in
         binding(L, "fail") { args throws(LuaRaise) in throw LuaRaise(try args.string(1)) }
     }

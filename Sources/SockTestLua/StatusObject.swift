@@ -95,6 +95,8 @@ package enum StatusObject {
             case .data:
                 // Copied out of the caller's buffer only now, and held by the script: it counts
                 // against the memory cap as a read's result does.
+                // The room first: a write's bytes are gathered only if they fit.
+                if call.pointee.type == .write { try args.ensureRoom(call.pointee.size ?? 0) }
                 guard let bytes = call.pointee.bytes() else { args.pushNil(); break }
                 try args.ensureRoom(bytes.count)
                 bytes.withUnsafeBufferPointer { lua_pushlstring(args.L, $0.baseAddress, $0.count) }

@@ -30,7 +30,9 @@ struct ProgramTransfer {
     var hasControl = false
 
     /// The bytes the call offers or asks for.
-    var size: Int { buffers.reduce(0) { $0 + $1.1 } }
+    /// What the call moves at most: its buffers' total, but no more than the kernel moves in one
+    /// call (MAX_RW_COUNT, INT_MAX rounded down to a page), which also keeps counts in an Int32.
+    var size: Int { min(buffers.reduce(0) { $0 + $1.1 }, Sys.maxTransfer) }
 
     // struct msghdr and struct mmsghdr on the 64-bit ABIs this builds for.
     private static let nameField = 0, nameLengthField = 8, iovField = 16, iovLengthField = 24

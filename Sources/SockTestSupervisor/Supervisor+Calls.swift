@@ -445,7 +445,8 @@ struct CallContext {
         lead.pass()
         let deadline = timeout.map { monotonicSeconds() + $0 }
         while true {
-            let slice = deadline.map { max(0, min(200, Int32(($0 - monotonicSeconds()) * 1000) + 1)) } ?? 200
+            // Clamped as a Double: a timeout of weeks is more milliseconds than an Int32 holds.
+            let slice = deadline.map { Int32(max(0, min(200, ($0 - monotonicSeconds()) * 1000)) + 1) } ?? 200
             p.revents = 0
             if poll(&p, 1, slice) > 0 { return }
             if st_notif_valid(listener, n.id) == 0 { throw .interrupted }

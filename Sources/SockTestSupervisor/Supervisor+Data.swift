@@ -63,17 +63,25 @@ extension Notification {
             sw.continued(call, admitted)
             return proceed()
         }
-        // Taken away by a signal while its filter ran (a delay): nothing has moved, so nothing is
-        // lost when its restart is made by the kernel, its filter having run once (`HeldCalls`).
+        // Taken away by a signal while its filter ran (a delay): nothing has moved. An answer
+        // that moves no byte (eof, drop, reset) is the outcome its restart gets; any other
+        // restart is made by the kernel, its filter having run once (`HeldCalls`).
         if st_notif_valid(listener, n.id) == 0 {
-            if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
-            return
+            guard let entry = c.lead.heldEntry else { return }
+            guard movesNothing else { return supervisor.heldCalls.abandoned(entry, .proceed) }
+            let outcome = Result { () throws(Errno) -> Int32 in
+                try c.withCopy { copy throws(Errno) in
+                    Int32(clamping: try call.perform(reset: { Sys.resetStream(copy) }) { _ throws(Errno) in 0 })
+                }
+            }
+            let result = Result { () throws(Errno) -> Int32 in request.answer(try sw.completeProgramCall(&call, outcome, admitted)) }
+            return supervisor.heldCalls.abandoned(entry, .result(result))
         }
         var source: SocketAddress?
         var messageFlags: Int32 = 0
         let outcome = Result { () throws(Errno) -> Int32 in
             try c.withCopy { copy throws(Errno) in
-                Int32(try call.perform(reset: { Sys.resetStream(copy) }) { limit throws(Errno) in
+                Int32(clamping: try call.perform(reset: { Sys.resetStream(copy) }) { limit throws(Errno) in
                     switch request.kind {
                     case .read: try c.receive(copy, request, limit, into: received, source: &source, flags: &messageFlags)
                     case .write: try c.send(copy, request, limit)
@@ -247,13 +255,6 @@ extension CallContext {
     }
 }
 
-extension Sys {
-    /// A reset answered to a call on a stream socket resets it (`reset`); other sockets have no
-    /// connection to reset (the call fails ECONNRESET all the same).
-    static func resetStream(_ fd: Int32) {
-        if (try? getsockoptInt(fd, SOL_SOCKET, SO_TYPE)) == Int32(SOCK_STREAM.rawValue) { reset(fd) }
-    }
-}
 
 extension st_op {
     /// The system call's name, for messages.

@@ -294,6 +294,65 @@ final class DataPathProgramTests: XCTestCase {
         XCTAssertEqual(filters["read"]?["seen"], 1)
     }
 
+    /// A peer that accepts one connection and prints all it received.
+    static let collector = """
+        import socket
+        l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(); announce(l)
+        c, _ = l.accept(); c.settimeout(10)
+        data = b""
+        while True:
+            d = c.recv(100)
+            if not d: break
+            data += d
+        print(data.decode())
+        """
+
+    func testHugeTimeoutsAndWritesAreTakenAsTheKernelTakesThem() throws {
+        // A wait made on behalf under a SO_RCVTIMEO of 35 days, and a dropped write of 3 GiB (one
+        // call moves at most MAX_RW_COUNT): both used to stop the tool with a conversion trap.
+        let program = """
+            import mmap, socket, struct, threading, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+            c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 3000000, 0))
+            threading.Thread(target=lambda: (time.sleep(0.3), s.send(b"late"))).start()
+            print(c.recv(10))
+            print(c.send(mmap.mmap(-1, 3 << 30)))
+            """
+        let filters = try script("""
+            st.set("read", function(so) return function(so) end end)
+            st.set("write", function(so) if so.pid ~= st.pid and so.size > 1000 then return st.drop() end end)
+            """)
+        let r = try Tool.run(["run", filters, "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), "b'late'\n2147479552\n", r.stderr)
+    }
+
+    func testASignalDuringADelayedDropStillDrops() throws {
+        // The filter waits 2 s, then drops; a signal at 0.5 s takes the call away and its restart
+        // must get the drop (it used to be made by the kernel: the peer received the bytes).
+        let program = """
+            import signal, socket, sys
+            signal.signal(signal.SIGALRM, lambda *a: None)
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            print(c.send(b"SHOULD-BE-DROPPED"))
+            c.sendall(b"END")
+            c.close()
+            """
+        let filters = try script("""
+            local first = st.once()
+            st.set("write", function(so)
+              if so.family == st.AF_INET and first() then st.sleep(2); return st.drop() end
+            end)
+            """)
+        let peer = try Peer(Self.collector)
+        let r = try Tool.run(["run", filters, "--json", "--", "python3", "-c", program, "\(peer.port)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(printed(r), "17\n", r.stderr)
+        XCTAssertEqual(peer.output(), "END\n", "the dropped bytes must not arrive")
+    }
+
     func testFileOnlyProgramBehavesAsNatively() throws {
         let dir = Tool.scratchPath("files")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -270,6 +270,49 @@ st.set("write", nil)
 check.eq(st.recv(u2, 100), "tru", "only the short datagram arrived, truncated")
 check.eq(select(2, st.recv(u2, 100)), "EAGAIN", "the dropped one never did")
 st.set("read", nil)
+
+-- A reset of a datagram socket fails the call and leaves the socket as it was: still connected
+-- to its peer, its later reads not taken for the end of a stream.
+assert(st.connect(u1, a2))
+st.set("write", function() return st.reset() end)
+check.eq(select(2, st.send(u1, "x")), "ECONNRESET", "a datagram socket's reset fails the call")
+st.set("write", nil)
+check.eq(st.getpeername(u1), a2, "still connected after its reset")
+check.eq(st.send(u1, "after"), 5, "and sends on")
+check.eq(st.recv(u2, 100), "after", "what it sent arrives")
+assert(st.send(u2, "back", a1))
+check.eq(st.recv(u1, 100), "back", "a later read gets the datagram, not an end of stream")
 assert(st.close(u1)); assert(st.close(u2))
+
+-- Chained filters (socktest.add): the after-filters returned before a delay or an answer still
+-- run, as the call still does.
+local ran = 0
+local c3, s3 = pair()
+st.add("write", function() return function() ran = ran + 1 end end)
+st.add("write", function() return st.short(2) end)
+check.eq(st.write(c3, "hello"), 2, "the chain's short answer")
+check.eq(ran, 1, "the after-filter before a short answer ran")
+st.set("write", nil)
+st.add("write", function() return function() ran = ran + 1 end end)
+st.add("write", function() return st.delay(0.01) end)
+check.eq(st.write(c3, "hello"), 5, "the chain's delay")
+check.eq(ran, 2, "the after-filter before a delay ran")
+st.set("write", nil)
+st.add("write", function() return function() ran = ran + 1 end end)
+st.add("write", function() return "EIO" end)
+check.eq(select(2, st.write(c3, "hello")), "EIO", "the chain's errno: the call does not run")
+check.eq(ran, 2, "and no after-filter runs for a call that did not")
+st.set("write", nil)
+
+-- A write to a reset peer whose EPIPE an after-filter hides: the SIGPIPE it raised is taken
+-- all the same (it used to kill the tool when the mask was restored).
+st.set("read", function() return st.reset() end)
+check.eq(select(2, st.read(s3, 10)), "ECONNRESET", "the peer's side reset")
+st.set("read", nil)
+check.eq(select(2, st.write(c3, "x")), "ECONNRESET", "the RST seen")
+st.set("write", function() return function(after) if after.err == "EPIPE" then after.err = nil end end end)
+check.eq(st.write(c3, "y"), 0, "EPIPE hidden by the after-filter")
+st.set("write", nil)
+assert(st.close(c3)); assert(st.close(s3))
 
 assert(st.close(lfd))

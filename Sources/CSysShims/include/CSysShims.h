@@ -43,6 +43,14 @@ static inline int st_data_action_take(long *count) {
     return kind;
 }
 
+static inline int st_data_action_peek(long *count) { *count = st_data_action_count; return st_data_action_kind; }
+
+/// A delay a chain of Lua filters (socktest.add) decided beside the after-filters of its earlier
+/// filters, for the filter host to wait out: -1 for none.
+extern __thread double st_chain_delay __attribute__((tls_model("initial-exec")));
+static inline void st_chain_delay_set(double seconds) { st_chain_delay = seconds; }
+static inline double st_chain_delay_take(void) { double s = st_chain_delay; st_chain_delay = -1; return s; }
+
 /// Who on the calling thread wants to hear that it is about to wait (Waiting), with its
 /// context; NULL when nobody does. Thread-locals, so saying "about to wait" costs one load.
 extern __thread void (*st_wait_observer)(void *) __attribute__((tls_model("initial-exec")));

@@ -47,8 +47,9 @@ function st.chance(p)
 end
 
 -- add(type, fn): chains fn after the filters already added for type, so recipes combine.
--- Each runs in turn: the first to return an errno or a delay decides the call; the
--- after-filters they return all run, in order, until one returns something. set(type, ...)
+-- Each runs in turn: the first to return an errno, a delay or an answer (short, eof, reset,
+-- drop) decides the call; the after-filters returned before it all run, in order, until one
+-- returns something (with a delay or an answer too: the call still runs). set(type, ...)
 -- replaces the whole chain.
 local chains = {}
 
@@ -81,6 +82,7 @@ function st.add(kind, fn)
           afters = afters or {}
           afters[#afters + 1] = r
         elseif r ~= nil then
+          if afters and raw.also(kind, r) then break end
           return r
         end
       end
