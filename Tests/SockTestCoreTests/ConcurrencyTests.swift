@@ -44,7 +44,9 @@ final class ConcurrencyTests: XCTestCase {
         done.store(true, ordering: .releasing)
         setter.join()
 
-        let stat = try XCTUnwrap(sw.stat(tcp4))
+        // None at all when the setter slept through every call with the cancelling filter set
+        // (seen on a loaded machine): the balance holds all the same.
+        let stat = sw.stat(tcp4) ?? Stat(cookie: tcp4)
         XCTAssertEqual(errors.load(ordering: .relaxed), 0)
         XCTAssertEqual(Int(stat[.opened]) + cancelled.load(ordering: .relaxed), threads * rounds)
         XCTAssertEqual(stat[.closed], stat[.opened])
