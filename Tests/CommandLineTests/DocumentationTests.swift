@@ -88,7 +88,8 @@ final class DocumentationTests: XCTestCase {
                     XCTAssertEqual(result.status, 0, "\(block.place): \(line)\n\(result.stderr)")
                     let actual = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                     XCTAssertTrue(Self.matches(expected, actual),
-                                  "\(block.place): \(line)\nexpected:\n\(expected.joined(separator: "\n"))\ngot:\n\(result.stdout)")
+                                  "\(block.place): \(line)\nexpected:\n\(expected.joined(separator: "\n"))\ngot:\n\(result.stdout)"
+                                  + "\nlines no expected line matches (\(block.place)):\n\(Self.unmatched(expected, actual).joined(separator: "\n"))")
                     commands += 1
                     compared += 1
                 } else if bare && trimmed.hasPrefix("socktest-lua ") {
@@ -182,6 +183,15 @@ final class DocumentationTests: XCTestCase {
             }
         }
         return reach[0][0]
+    }
+
+    /// The lines of `actual` that no line of `expected` matches: the difference in short, last in a
+    /// failure's message because CI shows a failure's tail.
+    static func unmatched(_ expected: [String], _ actual: [String]) -> [String] {
+        let patterns = expected.filter { $0 != "..." }.map(linePattern)
+        return actual.filter { line in
+            !patterns.contains { $0.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) != nil }
+        }
     }
 
     /// One expected line as a regular expression: literal text, `...` for any text, and any

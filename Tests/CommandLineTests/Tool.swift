@@ -61,6 +61,14 @@ struct Tool {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // Nothing else the test process holds: a descriptor CI's runner left open would shift
+        // every number a program's socket gets, and the documented outputs show those numbers.
+        // (Looked up at run time: Swift does not import glibc's _GNU_SOURCE declarations.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np"),
+              unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 3) == 0 else {
+            throw POSIXError(.ENOSYS)
+        }
         // Python programs the tests run print into a pipe, and some leave with os._exit: unbuffered,
         // so nothing they printed is lost, whatever the environment the tests run in.
         // HOME as in a login shell: CI runs with none, and a program without it looks its user up,
