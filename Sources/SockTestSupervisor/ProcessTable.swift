@@ -20,6 +20,8 @@ final class ProcessTable: Sendable {
         var identity: UInt64 = 0
         /// Tells creations apart (set when added).
         var serial: UInt64 = 0
+        /// The thread that made the call (set when added).
+        var tid: Int32 = 0
     }
 
     private struct Process {
@@ -34,6 +36,9 @@ final class ProcessTable: Sendable {
         var parent: Int32?
         /// Listeners' local addresses, read once (accepted sockets share them).
         var listenerAddresses: [UInt64: SocketAddress] = [:]
+        /// Closes of descriptors that named no tracked socket, checked because creations were
+        /// owed, since the process last owed none (`checkedInVain`).
+        var checksInVain = 0
     }
 
     private struct State {
@@ -119,12 +124,13 @@ final class ProcessTable: Sendable {
 
     // MARK: Creations
 
-    func creating(_ creation: Creation, in tgid: Int32) {
+    func creating(_ creation: Creation, in tgid: Int32, by tid: Int32) {
         state.withLock { s in
             guard s.processes[tgid] != nil else { return }
             var creation = creation
             s.serial += 1
             creation.serial = s.serial
+            creation.tid = tid
             s.processes[tgid]!.creations.append(creation)
             if s.processes[tgid]!.creations.count > Self.creationsKept { s.processes[tgid]!.creations.removeFirst() }
         }
@@ -138,6 +144,7 @@ final class ProcessTable: Sendable {
             let taken = state.withLock { s -> Bool in
                 guard let index = s.processes[tgid]?.creations.firstIndex(where: { $0.serial == creation.serial }) else { return false }
                 s.processes[tgid]!.creations.remove(at: index)
+                if s.processes[tgid]!.creations.isEmpty { s.processes[tgid]!.checksInVain = 0 }
                 return true
             }
             if taken { return creation }
@@ -145,7 +152,35 @@ final class ProcessTable: Sendable {
         return nil
     }
 
-    /// Whether `tgid` owes creations (with `accepting`, accept() ones).
+    /// The serial the next creation will follow: creations up to it were made before now.
+    var lastSerial: UInt64 { state.withLock { $0.serial } }
+
+    /// Thread `tid` has made another call since: its creations up to `serial` are complete, and
+    /// those still unmatched after a scan were refused by the kernel (an accept's EAGAIN).
+    func dropCreations(in tgid: Int32, by tid: Int32, upTo serial: UInt64) {
+        state.withLock { s in
+            s.processes[tgid]?.creations.removeAll { $0.tid == tid && $0.serial <= serial }
+            if s.processes[tgid]?.creations.isEmpty == true { s.processes[tgid]!.checksInVain = 0 }
+        }
+    }
+
+    /// A close in `tgid` was checked because it owes creations, and named no tracked socket:
+    /// true every `Self.checksBeforeScan`-th time, when the creations it owes should be matched
+    /// against its descriptors at once (a server whose open connections make no trapped call
+    /// would otherwise have every file close checked).
+    func checkedInVain(in tgid: Int32) -> Bool {
+        state.withLock { s in
+            guard s.processes[tgid] != nil else { return false }
+            s.processes[tgid]!.checksInVain += 1
+            guard s.processes[tgid]!.checksInVain >= Self.checksBeforeScan else { return false }
+            s.processes[tgid]!.checksInVain = 0
+            return true
+        }
+    }
+
+    static let checksBeforeScan = 8
+
+    /// The creations `tgid` owes.
     func creations(in tgid: Int32) -> [Creation] {
         state.withLock { $0.processes[tgid]?.creations ?? [] }
     }
@@ -158,6 +193,7 @@ final class ProcessTable: Sendable {
         return parent
     }
 
+    /// Whether `tgid` owes creations (with `accepting`, accept() ones).
     func hasCreations(in tgid: Int32, accepting: Bool = false) -> Bool {
         state.withLock { s in
             guard let list = s.processes[tgid]?.creations else { return false }

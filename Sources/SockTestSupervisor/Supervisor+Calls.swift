@@ -144,7 +144,7 @@ struct Notification: ~Copyable {
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil, c.mayActOnBehalf("socket()") else {
             if let admitted { sw.continued(call, admitted) }
-            supervisor.processes.creating(creation, in: space)
+            supervisor.processes.creating(creation, in: space, by: n.pid)
             return proceed()
         }
         let cloexec = Int32(SOCK_CLOEXEC.rawValue)
@@ -152,7 +152,7 @@ struct Notification: ~Copyable {
         if case .success(let local) = outcome, let identity = SocketIdentity.of(local) {
             var made = creation
             made.identity = identity
-            supervisor.processes.creating(made, in: space)
+            supervisor.processes.creating(made, in: space, by: n.pid)
         }
         let result = Result { () throws(Errno) -> Int32 in
             try sw.completeProgramCall(&call, outcome, admitted,
@@ -227,7 +227,7 @@ struct Notification: ~Copyable {
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         guard let admitted, admitted.after != nil else {
             if let admitted { sw.continued(call, admitted) }
-            supervisor.processes.creating(creation, in: space)
+            supervisor.processes.creating(creation, in: space, by: n.pid)
             return proceed()
         }
         // On the program's behalf, for the after-filter: the kernel's argument checks first.
@@ -249,13 +249,13 @@ struct Notification: ~Copyable {
             // A signal took the program's call away while it waited: nothing was accepted. Its
             // restart makes the call in the kernel, its filter having run once (`HeldCalls`).
             if let entry = c.lead.heldEntry { supervisor.heldCalls.abandoned(entry, .proceed) }
-            supervisor.processes.creating(creation, in: space)
+            supervisor.processes.creating(creation, in: space, by: n.pid)
             return
         }
         if case .success(let local) = outcome, let identity = SocketIdentity.of(local) {
             var made = creation
             made.identity = identity
-            supervisor.processes.creating(made, in: space)
+            supervisor.processes.creating(made, in: space, by: n.pid)
         }
         let result = Result { () throws(Errno) -> Int32 in
             try sw.completeProgramCall(&call, outcome, admitted, commit: { local throws(Errno) in
@@ -308,7 +308,18 @@ struct Notification: ~Copyable {
            !supervisor.processes.hasCreations(in: space) {
             return proceed()
         }
-        guard let key = books.tracked(space, fd) else { return proceed() }
+        guard let key = books.tracked(space, fd) else {
+            let processes = supervisor.processes, books = self.books, space = self.space, tid = n.pid
+            let before = processes.lastSerial
+            proceed()
+            // Creations owed by sockets no trapped call has shown yet (a keep-alive server's
+            // connections) would have every file close checked: match them now and then.
+            if processes.hasCreations(in: space), processes.checkedInVain(in: space) {
+                books.scan(space, exiting: false)
+                processes.dropCreations(in: space, by: tid, upTo: before)
+            }
+            return
+        }
         var call = sw.programCall(.close, space: space, fd: key.fd)
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }

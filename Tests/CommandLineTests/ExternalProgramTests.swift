@@ -253,6 +253,54 @@ final class ExternalProgramTests: XCTestCase {
         try assertNothingLeft(marker)
     }
 
+    /// A server whose open connections make no trapped call (keep-alive, no data filter) owes
+    /// their accept()s until their sockets are seen; its file closes are checked against them
+    /// only until a scan of its descriptors matches them. The books stay exact: an accept the
+    /// kernel refused (EAGAIN) is dropped, a later one still counts. Copies of the program's
+    /// descriptors (pidfd_getfd) are counted with strace: one per file close was the cost before.
+    func testFileClosesOfAServerWithUnseenConnectionsAreNotCheckedOneByOne() throws {
+        guard let strace = ["/usr/bin/strace", "/bin/strace"].first(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("strace not installed (apt-get install strace)")
+        }
+        let program = """
+            import os, socket
+            def files(n):
+                for _ in range(n):
+                    os.close(os.open("/dev/null", os.O_RDONLY))
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(8)
+            clients = [socket.create_connection(l.getsockname()) for _ in range(4)]
+            conns = [l.accept()[0] for _ in range(4)]
+            files(400)
+            l.setblocking(False)
+            try:
+                l.accept()
+            except BlockingIOError:
+                pass
+            files(400)
+            clients.append(socket.create_connection(l.getsockname()))
+            l.setblocking(True)
+            conns.append(l.accept()[0])
+            print("served", len(conns))
+            """
+        let counts = NSTemporaryDirectory() + "socktest-copies-\(getpid()).txt"
+        defer { unlink(counts) }
+        let r = try Tool.run(["-f", "-qq", "-c", "-e", "trace=pidfd_getfd", "-o", counts, Tool.executable,
+                              "run", try script("-- nothing"), "--json", "--", "python3", "-c", program], program: strace)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.programOutput.hasPrefix("served 5"), r.stdout)
+        let inet4 = (r.json["stats"] as? [[String: Any]] ?? []).filter { $0["family"] as? Int == Int(AF_INET) }
+        func total(_ counter: String) -> Int { inet4.reduce(0) { $0 + ($1[counter] as? Int ?? 0) } }
+        XCTAssertEqual(total("opened"), 6, "the listener and five clients: \(r.stdout)")
+        XCTAssertEqual(total("accepted"), 5, "the accept the kernel refused is not counted, the next one is")
+        XCTAssertEqual(total("opened") + total("accepted") - total("closed"), (r.json["leaks"] as? [Any])?.count)
+        // strace -c: "... calls ... pidfd_getfd" on the line of the call.
+        let table = try String(contentsOfFile: counts, encoding: .utf8)
+        let line = try XCTUnwrap(table.split(separator: "\n").first { $0.hasSuffix("pidfd_getfd") }, table)
+        let fields = line.split(separator: " ")
+        let calls = try XCTUnwrap(Int(fields[fields.count - 2]) ?? Int(fields[fields.count - 3]), String(line))
+        XCTAssertLessThan(calls, 200, "800 file closes, about one copy each before; a scan now and then since")
+    }
+
     func testASecondInterruptKillsAProgramThatIgnoresTheFirst() throws {
         let marker = "socktest-stubborn-\(UUID().uuidString.prefix(8))"
         let (process, start) = try interrupted("trap '' INT; (exec -a \(marker) sleep 30) & exec -a \(marker) sleep 30", times: 2)
