@@ -180,13 +180,18 @@ struct Book {
     /// close), which shows the socket was not closed after all. Socket inodes are not reused
     /// for 2^32 sockets, so an identity seen again is the same socket.
     private(set) var buried: [UInt64: Cookie] = [:]
+    /// The burials in order, as a ring (the oldest is overwritten): a program closing sockets
+    /// in a loop buries one per close, and an array's removeFirst moved the whole order each time.
     private var burialOrder: [UInt64] = []
+    private var oldestBurial = 0
     static let buriedKept = 4096
 
     private mutating func bury(_ identity: UInt64, _ cookie: Cookie) {
         buried[identity] = cookie
-        burialOrder.append(identity)
-        if burialOrder.count > Self.buriedKept { buried[burialOrder.removeFirst()] = nil }
+        guard burialOrder.count == Self.buriedKept else { return burialOrder.append(identity) }
+        buried[burialOrder[oldestBurial]] = nil
+        burialOrder[oldestBurial] = identity
+        oldestBurial = (oldestBurial + 1) % Self.buriedKept
     }
 
     /// A buried socket seen again: it was not closed; its close is no longer counted.
