@@ -37,8 +37,10 @@ final class ProcessTable: Sendable {
         /// Listeners' local addresses, read once (accepted sockets share them).
         var listenerAddresses: [UInt64: SocketAddress] = [:]
         /// Closes of descriptors that named no tracked socket, checked because creations were
-        /// owed, since the process last owed none (`checkedInVain`).
+        /// owed, since the process last owed none or was scanned (`checkedInVain`), and how
+        /// many such checks call for a scan: more the more descriptors the last scan listed.
         var checksInVain = 0
+        var checksBeforeScan = ProcessTable.fewestChecksBeforeScan
     }
 
     private struct State {
@@ -165,20 +167,28 @@ final class ProcessTable: Sendable {
     }
 
     /// A close in `tgid` was checked because it owes creations, and named no tracked socket:
-    /// true every `Self.checksBeforeScan`-th time, when the creations it owes should be matched
+    /// true when enough such checks were made that the creations it owes should be matched
     /// against its descriptors at once (a server whose open connections make no trapped call
-    /// would otherwise have every file close checked).
+    /// would otherwise have every file close checked). A scan lists every descriptor, so the
+    /// more there were, the more checks wait for the next: a scan costs about what they did.
     func checkedInVain(in tgid: Int32) -> Bool {
         state.withLock { s in
-            guard s.processes[tgid] != nil else { return false }
+            guard let p = s.processes[tgid] else { return false }
             s.processes[tgid]!.checksInVain += 1
-            guard s.processes[tgid]!.checksInVain >= Self.checksBeforeScan else { return false }
-            s.processes[tgid]!.checksInVain = 0
-            return true
+            return p.checksInVain + 1 >= p.checksBeforeScan
         }
     }
 
-    static let checksBeforeScan = 8
+    /// `tgid`'s descriptors were scanned: `count` of them.
+    func scanned(_ tgid: Int32, descriptors count: Int) {
+        state.withLock { s in
+            guard s.processes[tgid] != nil else { return }
+            s.processes[tgid]!.checksInVain = 0
+            s.processes[tgid]!.checksBeforeScan = max(Self.fewestChecksBeforeScan, count / 8)
+        }
+    }
+
+    static let fewestChecksBeforeScan = 8
 
     /// The creations `tgid` owes.
     func creations(in tgid: Int32) -> [Creation] {

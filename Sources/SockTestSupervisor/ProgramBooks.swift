@@ -187,16 +187,29 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// learned are learned, descriptors that name something else now are let go. When the
     /// process is exiting, what its sockets owe is settled too (they stay in the table: open at
     /// the end, they are leaks).
+    ///
+    /// Descriptors checked before and unchanged since are not looked at again (a server's
+    /// thousands of known connections cost a directory listing, not a readlink each).
     func scan(_ space: Int32, exiting: Bool) {
         let open = ProcFile.descriptors(of: space)
         var seen = Set<Int32>()
         for fd in open {
-            guard ProcFile.socketIdentity(pid: space, fd: fd) != nil else { continue }
+            let key = SocketKey(space: space, fd: fd)
+            if !exiting && processes.isConfirmed(key) && sw.identity(of: key) != nil {
+                seen.insert(fd)
+                continue
+            }
+            if processes.isUntracked(key) { continue }
+            guard ProcFile.socketIdentity(pid: space, fd: fd) != nil else {
+                processes.markUntracked(key)
+                continue
+            }
             if let key = tracked(space, fd) {
                 seen.insert(fd)
                 if exiting { settle(key) }
             }
         }
+        processes.scanned(space, descriptors: open.count)
         guard !open.isEmpty else { return }     // gone already: what /proc showed is all there is
         for (fd, _) in sw.descriptors(of: space) where !seen.contains(fd) {
             forget(SocketKey(space: space, fd: fd))
