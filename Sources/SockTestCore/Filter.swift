@@ -14,7 +14,16 @@ public struct Call: Sendable {
     /// the statistics count.
     public var status: Status
     /// connect and bind: the address given; accept: the peer, once the call has succeeded.
-    public var address: SocketAddress?
+    /// A supervised program's is read from its memory when first asked for (`DeferredAddress`).
+    public var address: SocketAddress? {
+        get { givenAddress ?? deferredAddress?.address }
+        set {
+            givenAddress = newValue
+            deferredAddress = nil
+        }
+    }
+    private var givenAddress: SocketAddress?
+    private var deferredAddress: DeferredAddress?
     /// listen: the backlog.
     public let backlog: Int32?
     /// getsockopt: the level and option.
@@ -50,7 +59,7 @@ public struct Call: Sendable {
         self.fd = fd
         self.space = space
         self.status = status
-        self.address = address
+        self.givenAddress = address
         self.backlog = backlog
         self.level = level
         self.option = option
@@ -58,6 +67,11 @@ public struct Call: Sendable {
         self.size = size
         self.how = how
         self.data = data
+    }
+
+    /// The address, when no other is given, is `deferred`'s.
+    mutating func deferAddress(to deferred: DeferredAddress?) {
+        if givenAddress == nil { deferredAddress = deferred }
     }
 
     /// The bytes a filter sees as `so.data`: for a write those offered, for a read those received

@@ -14,12 +14,15 @@ extension Switch {
     package func programCall(
         _ type: FilterType, space: Int32, fd: Int32?, cookie: Cookie? = nil,
         address: SocketAddress? = nil, backlog: Int32? = nil, level: Int32? = nil,
-        option: Int32? = nil, flags: Int32? = nil, size: Int? = nil, how: Int32? = nil, data: CallData? = nil
+        option: Int32? = nil, flags: Int32? = nil, size: Int? = nil, how: Int32? = nil, data: CallData? = nil,
+        deferredAddress: DeferredAddress? = nil
     ) -> Call {
         precondition(space != 0, "space 0 is this process: use the switch's own calls")
-        return Call(type, fd: fd, space: space, status: Status(cookie: cookie ?? Cookie(rawValue: 0)),
-                    address: address, backlog: backlog, level: level, option: option, flags: flags,
-                    size: size, how: how, data: data)
+        var call = Call(type, fd: fd, space: space, status: Status(cookie: cookie ?? Cookie(rawValue: 0)),
+                        address: address, backlog: backlog, level: level, option: option, flags: flags,
+                        size: size, how: how, data: data)
+        call.deferAddress(to: deferredAddress)
+        return call
     }
 
     /// Looks the call's socket up and runs its before-filter: nil when the socket is not

@@ -162,28 +162,32 @@ struct Notification: ~Copyable {
         answered(result, byAddfd: true)
     }
 
-    /// bind and connect: the address comes from the program's memory. One the kernel would
-    /// refuse (a length of more than sockaddr_storage or less than 0, memory it cannot read) is
-    /// left to the kernel, so the program gets the kernel's own error.
+    /// bind and connect: the address comes from the program's memory, read only when the filter
+    /// (or a trace) asks for it. One the kernel would refuse (a length of more than
+    /// sockaddr_storage or less than 0, a NULL pointer) is left to the kernel, so the program
+    /// gets the kernel's own error; so is a call the filter would have the tool make or answer
+    /// when its address cannot be read.
     consuming func address(_ type: FilterType) {
         let sw = self.sw, c = self.c   // for closures: self is consumed by its answer
-        let length = Int32(truncatingIfNeeded: n.args.2)
+        let length = Int32(truncatingIfNeeded: n.args.2), pointer = n.args.1
         guard let key = books.tracked(space, fd) else { return proceed() }
-        guard sw.hasFilter(type), (0...Int32(MemoryLayout<sockaddr_storage>.size)).contains(length),
-              let bytes = c.read(n.args.1, Int(length)), let address = SocketAddress(bytes: bytes) else {
+        guard sw.hasFilter(type), (0...Int32(MemoryLayout<sockaddr_storage>.size)).contains(length), pointer != 0 else {
             sw.continued(sw.programCall(type, space: space, fd: key.fd))
             return proceed()
         }
-        var call = sw.programCall(type, space: space, fd: key.fd, address: address)
+        let deferred = DeferredAddress { c.read(pointer, Int(length)).flatMap(SocketAddress.init(bytes:)) }
+        defer { deferred.invalidate() }      // answered: the memory is no longer the call's
+        var call = sw.programCall(type, space: space, fd: key.fd, deferredAddress: deferred)
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         let unanswered = type == .connect ? Unanswered.take() : 0
-        if let admitted, unanswered > 0 {
+        if let admitted, unanswered > 0, let address = call.address {
             return answer(Result { () throws(Errno) -> Int32 in
                 try sw.completeProgramCall(&call, c.unanswered(address, unanswered), admitted)
             })
         }
-        guard let admitted, admitted.after != nil, c.mayActOnBehalf("\(type)() to \(address)") else {
+        guard let admitted, admitted.after != nil, let address = call.address,
+              c.mayActOnBehalf("\(type)() to \(address)") else {
             if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
         }

@@ -308,6 +308,43 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertGreaterThan(reads.count, 300, "the scans read the held files' links: \(reads.count)")
     }
 
+    /// A connect's address is read from the program's memory only when something asks for it
+    /// (`so.addr`, a trace): a filter that never looks costs no process_vm_readv.
+    func testAConnectAddressIsReadOnlyWhenAFilterAsks() throws {
+        guard let strace = ["/usr/bin/strace", "/bin/strace"].first(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("strace not installed (apt-get install strace)")
+        }
+        let (_, port) = try listener()
+        let program = """
+            import socket
+            refused = 0
+            for _ in range(20):
+                try:
+                    socket.create_connection(("127.0.0.1", \(port))).close()
+                except ConnectionRefusedError:
+                    refused += 1
+            print("refused", refused)
+            """
+        func reads(_ filter: String) throws -> (Int, Tool.Result) {
+            let log = NSTemporaryDirectory() + "socktest-reads-\(getpid()).txt"
+            defer { unlink(log) }
+            let r = try Tool.run(["-f", "-qq", "-e", "trace=process_vm_readv", "-o", log, Tool.executable,
+                                  "run", try script(filter), "--json", "--", "python3", "-c", program], program: strace)
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            return (text.split(separator: "\n").filter { $0.contains("process_vm_readv(") }.count, r)
+        }
+        let (blind, quiet) = try reads(#"socktest.set("connect", function(so) end)"#)
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(blind, 0, "the filter never asked for so.addr")
+        XCTAssertTrue(quiet.programOutput.hasPrefix("refused 0"), quiet.stdout)
+        let (looking, seen) = try reads("""
+            socktest.set("connect", function(so) if so.addr == "127.0.0.1:\(port)" then return "ECONNREFUSED" end end)
+            """)
+        XCTAssertEqual(seen.status, 0, seen.stderr)
+        XCTAssertGreaterThanOrEqual(looking, 20, "one read per connect that asked")
+        XCTAssertTrue(seen.programOutput.hasPrefix("refused 20"), "the filter saw every address: \(seen.stdout)")
+    }
+
     func testASecondInterruptKillsAProgramThatIgnoresTheFirst() throws {
         let marker = "socktest-stubborn-\(UUID().uuidString.prefix(8))"
         let (process, start) = try interrupted("trap '' INT; (exec -a \(marker) sleep 30) & exec -a \(marker) sleep 30", times: 2)

@@ -50,29 +50,13 @@ enum Programs {
 /// Loopback listeners and ports for tests of external programs.
 extension XCTestCase {
     /// A listener on 127.0.0.1 in this test process that nobody accepts from (the backlog holds
-    /// the connections); its port.
-    func listener() throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &sin) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, len) == 0 && listen(fd, 256) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        XCTAssertTrue(ok)
-        addTeardownBlock { Glibc.close(fd) }
-        return (fd, Int(UInt16(bigEndian: sin.sin_port)))
-    }
+    /// the connections); its port. Closed when the test ends.
+    func listener() throws -> (fd: Int32, port: Int) { try Loopback.listener(self) }
 
-    /// A port on 127.0.0.1 that nothing listens on: the kernel's pick, let go again.
-    func freePort() throws -> Int {
-        let (fd, port) = try listener()
-        Glibc.close(fd)
-        return port
-    }
+    /// A port on 127.0.0.1 that nothing listens on: the kernel's pick, let go again. (Closed
+    /// once: it was closed at the test's end a second time, which closed whatever had the
+    /// number by then — Foundation's child-watching pipe — and the next test died of SIGPIPE.)
+    func freePort() throws -> Int { try Loopback.closedPort() }
 
     /// Builds Tests/programs/NAME.c (once per test process).
     func build(_ name: String, static isStatic: Bool = false) throws -> String {
