@@ -61,6 +61,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SockTestCoreTests", dependencies: ["SockTestCore", "TestSupport"]),
         .testTarget(name: "SockTestLuaTests", dependencies: ["SockTestLua", "TestSupport"]),
+        .testTarget(name: "SockTestSupervisorTests", dependencies: ["SockTestSupervisor"]),
         .testTarget(name: "CommandLineTests", dependencies: ["socktest-lua", "socktest-bench"]),
     ],
     swiftLanguageModes: [.v6]

@@ -22,6 +22,9 @@ final class ProcessTable: Sendable {
         var serial: UInt64 = 0
         /// The thread that made the call (set when added).
         var tid: Int32 = 0
+        /// Its thread has made another trapped call since: the call is over (its socket exists,
+        /// or the kernel refused it). One still in the kernel (a blocked accept) has no socket yet.
+        var finished = false
     }
 
     private struct Process {
@@ -41,6 +44,9 @@ final class ProcessTable: Sendable {
         /// many such checks call for a scan: more the more descriptors the last scan listed.
         var checksInVain = 0
         var checksBeforeScan = ProcessTable.fewestChecksBeforeScan
+        /// Closes let through whose thread has made no trapped call since, by thread: the number
+        /// may still be open in /proc for a moment, and is free right after.
+        var closesInFlight: [Int32: Int32] = [:]
     }
 
     private struct State {
@@ -61,9 +67,15 @@ final class ProcessTable: Sendable {
         state.withLock { _ = $0.processes[root] = Process() }
     }
 
-    /// The process of thread `tid`; nil when it is already gone.
+    /// The process of thread `tid`, which is making a trapped call (so its earlier calls are
+    /// over); nil when it is already gone.
     func process(of tid: Int32) -> Int32? {
-        if let tgid = state.withLock({ $0.tgidOfThread[tid] }) { return tgid }
+        let known = state.withLock { s -> Int32? in
+            guard let tgid = s.tgidOfThread[tid] else { return nil }
+            Self.callsOver(of: tid, in: &s.processes[tgid])
+            return tgid
+        }
+        if let known { return known }
         guard let tgid = Self.tgid(of: tid) else { return nil }
         let isNew = state.withLock { s -> Bool in
             s.tgidOfThread[tid] = tgid
@@ -73,6 +85,14 @@ final class ProcessTable: Sendable {
         }
         if isNew { onNewProcess?(tgid) }
         return tgid
+    }
+
+    private static func callsOver(of tid: Int32, in process: inout Process?) {
+        guard process != nil else { return }
+        if !process!.closesInFlight.isEmpty { process!.closesInFlight[tid] = nil }
+        for i in process!.creations.indices where process!.creations[i].tid == tid {
+            process!.creations[i].finished = true
+        }
     }
 
     /// The processes seen so far that are still running.
@@ -89,7 +109,11 @@ final class ProcessTable: Sendable {
 
     func isConfirmed(_ key: SocketKey) -> Bool { isCurrent(key, \.confirmed) }
 
-    func confirm(_ key: SocketKey) { mark(key, \.confirmed) }
+    /// `key` names a tracked socket (so it is no longer "not ours", if it was).
+    func confirm(_ key: SocketKey) {
+        mark(key, \.confirmed)
+        state.withLock { _ = $0.processes[key.space]?.untracked.removeValue(forKey: key.fd) }
+    }
 
     /// Whether `key` is in `marks` from the process's current generation.
     private func isCurrent(_ key: SocketKey, _ marks: KeyPath<Process, [Int32: UInt64]>) -> Bool {
@@ -119,9 +143,18 @@ final class ProcessTable: Sendable {
 
     func markUntracked(_ key: SocketKey) { mark(key, \.untracked) }
 
-    /// `key` is being closed: the number may name a socket next.
-    func closing(_ key: SocketKey) {
-        state.withLock { _ = $0.processes[key.space]?.untracked.removeValue(forKey: key.fd) }
+    /// `key` is being closed by thread `tid`: the number may name a socket next.
+    func closing(_ key: SocketKey, by tid: Int32) {
+        state.withLock { s in
+            guard s.processes[key.space] != nil else { return }
+            s.processes[key.space]!.untracked[key.fd] = nil
+            s.processes[key.space]!.closesInFlight[tid] = key.fd
+        }
+    }
+
+    /// Whether a close of `key` was let through and may not have run yet.
+    func isClosing(_ key: SocketKey) -> Bool {
+        state.withLock { s in s.processes[key.space]?.closesInFlight.values.contains(key.fd) ?? false }
     }
 
     // MARK: Creations
@@ -157,11 +190,11 @@ final class ProcessTable: Sendable {
     /// The serial the next creation will follow: creations up to it were made before now.
     var lastSerial: UInt64 { state.withLock { $0.serial } }
 
-    /// Thread `tid` has made another call since: its creations up to `serial` are complete, and
+    /// Thread `tid` has made another call since: its creations up to `serial` are over, and
     /// those still unmatched after a scan were refused by the kernel (an accept's EAGAIN).
     func dropCreations(in tgid: Int32, by tid: Int32, upTo serial: UInt64) {
         state.withLock { s in
-            s.processes[tgid]?.creations.removeAll { $0.tid == tid && $0.serial <= serial }
+            s.processes[tgid]?.creations.removeAll { $0.tid == tid && $0.serial <= serial && $0.finished }
             if s.processes[tgid]?.creations.isEmpty == true { s.processes[tgid]!.checksInVain = 0 }
         }
     }

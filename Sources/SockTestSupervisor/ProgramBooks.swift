@@ -118,11 +118,15 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
                 if case .accept(let listener, _) = creation.kind { return listener }
                 return 0
             })
+            // A socket that exists came from a call that is over: one whose thread is still in
+            // the kernel (a blocked accept) has made none yet.
+            let over = accepts.filter(\.finished)
+            let likely = over.isEmpty ? accepts : over
             var chosen: ProcessTable.Creation?
             if !sockets && listeners.count == 1 {
-                chosen = accepts.last
+                chosen = likely.last
             } else if !copy.isListening, let local {
-                chosen = accepts.last { creation in
+                chosen = likely.last { creation in
                     guard case .accept(let listener, let listenerFD) = creation.kind else { return false }
                     let address = processes.listenerAddress(listener, in: key.space) {
                         self.copy(key.space, listenerFD)?.localAddress
@@ -144,10 +148,12 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
             if proto == nil { proto = .some(copy.protocol) }
             return proto! == creation.cookie.protocol
         }
-        var chosenSocket = candidates.last
-        if candidates.count > 1 {
+        let over = candidates.filter(\.finished)
+        let likely = over.isEmpty ? candidates : over
+        var chosenSocket = likely.last
+        if likely.count > 1 {
             let nonBlocking = copy.isNonBlocking
-            chosenSocket = candidates.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosenSocket
+            chosenSocket = likely.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosenSocket
         }
         if let chosenSocket, let made = processes.takeCreation(in: key.space, { $0.serial == chosenSocket.serial }) {
             sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
@@ -189,8 +195,12 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// the end, they are leaks).
     ///
     /// Descriptors checked before and unchanged since are not looked at again (a server's
-    /// thousands of known connections cost a directory listing, not a readlink each).
-    func scan(_ space: Int32, exiting: Bool) {
+    /// thousands of known connections cost a directory listing, not a readlink each): a
+    /// confirmed socket, and a number found naming something else ("not ours" until it is
+    /// closed) — never one whose close was let through and may not have run yet, which is free
+    /// a moment later. False when the descriptors could not be listed (the process is gone).
+    @discardableResult
+    func scan(_ space: Int32, exiting: Bool) -> Bool {
         let open = ProcFile.descriptors(of: space)
         var seen = Set<Int32>()
         for fd in open {
@@ -199,9 +209,10 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
                 seen.insert(fd)
                 continue
             }
-            if processes.isUntracked(key) { continue }
-            guard ProcFile.socketIdentity(pid: space, fd: fd) != nil else {
-                processes.markUntracked(key)
+            if !exiting && processes.isUntracked(key) { continue }
+            guard let target = ProcFile.link("/proc/\(space)/fd/\(fd)") else { continue }
+            guard target.hasPrefix("socket:[") else {
+                if !processes.isClosing(key) { processes.markUntracked(key) }
                 continue
             }
             if let key = tracked(space, fd) {
@@ -210,10 +221,14 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
             }
         }
         processes.scanned(space, descriptors: open.count)
-        guard !open.isEmpty else { return }     // gone already: what /proc showed is all there is
-        for (fd, _) in sw.descriptors(of: space) where !seen.contains(fd) {
+        guard !open.isEmpty else { return false }   // gone already: what /proc showed is all there is
+        // Let go of what the listing did not show, unless it is open after all: learned by
+        // another receiver thread since (a socket made for the program, put in by ADDFD).
+        for (fd, identity) in sw.descriptors(of: space) where !seen.contains(fd) {
+            if let copy = copy(space, fd), copy.identity == identity { continue }
             forget(SocketKey(space: space, fd: fd))
         }
+        return true
     }
 
     // MARK: ProgramSockets

@@ -304,7 +304,7 @@ struct Notification: ~Copyable {
     /// after-filter sees the close as succeeded: Linux releases the descriptor even when close
     /// reports an error.
     consuming func close() {
-        supervisor.processes.closing(SocketKey(space: space, fd: fd))
+        supervisor.processes.closing(SocketKey(space: space, fd: fd), by: n.pid)
         // A number the table does not know, in a process that owes no creation: not a socket of
         // the switch's (at most another descriptor of one, whose close changes no count), so
         // unless a close filter wants to see it, it goes at once (a server's file closes).
@@ -318,8 +318,7 @@ struct Notification: ~Copyable {
             proceed()
             // Creations owed by sockets no trapped call has shown yet (a keep-alive server's
             // connections) would have every file close checked: match them now and then.
-            if processes.hasCreations(in: space), processes.checkedInVain(in: space) {
-                books.scan(space, exiting: false)
+            if processes.hasCreations(in: space), processes.checkedInVain(in: space), books.scan(space, exiting: false) {
                 processes.dropCreations(in: space, by: tid, upTo: before)
             }
             return

@@ -308,6 +308,33 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertGreaterThan(reads.count, 300, "the scans read the held files' links: \(reads.count)")
     }
 
+    /// Accepts blocked in other threads have made no socket yet: a socket found by a scan is
+    /// matched to the accept that is over (the calling thread's), not to the newest one.
+    func testAScanMatchesAnAcceptThatIsOverNotOneStillBlocked() throws {
+        let program = """
+            import os, socket, threading, time
+            l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(16)
+            clients = [socket.create_connection(l.getsockname())]
+            first, _ = l.accept()
+            def serve():
+                s, _ = l.accept(); s.close()
+            threads = [threading.Thread(target=serve) for _ in range(3)]
+            for t in threads: t.start()
+            time.sleep(0.5)                                # all three blocked in accept
+            for _ in range(20):
+                os.close(os.open("/dev/null", os.O_RDONLY))
+            clients += [socket.create_connection(l.getsockname()) for _ in range(3)]
+            for t in threads: t.join()
+            first.close()
+            print("served 4")
+            """
+        let r = try Tool.run(["run", try script("-- nothing"), "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let inet4 = (r.json["stats"] as? [[String: Any]] ?? []).filter { $0["family"] as? Int == Int(AF_INET) }
+        let accepted = inet4.reduce(0) { $0 + ($1["accepted"] as? Int ?? 0) }
+        XCTAssertEqual(accepted, 4, "every accepted socket counted once: \(r.stdout)")
+    }
+
     /// A connect's address is read from the program's memory only when something asks for it
     /// (`so.addr`, a trace): a filter that never looks costs no process_vm_readv.
     func testAConnectAddressIsReadOnlyWhenAFilterAsks() throws {

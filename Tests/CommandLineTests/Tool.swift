@@ -65,9 +65,9 @@ struct Tool {
         // every number a program's socket gets, and the documented outputs show those numbers.
         // (Looked up at run time: Swift does not import glibc's _GNU_SOURCE declarations.)
         typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        guard let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np"),
-              unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 3) == 0 else {
-            throw POSIXError(.ENOSYS)
+        // (glibc before 2.34 has no such action: there the tests run as before.)
+        if let closeFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(closeFrom, to: CloseFrom.self)(&actions, 3)
         }
         // Python programs the tests run print into a pipe, and some leave with os._exit: unbuffered,
         // so nothing they printed is lost, whatever the environment the tests run in.

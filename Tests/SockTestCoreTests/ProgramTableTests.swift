@@ -5,7 +5,7 @@ import XCTest
 /// The table's side of a supervised program's sockets (`Switch+Supervised.swift`): sockets known
 /// by identity, closes counted when the last descriptor goes, and a socket seen again after its
 /// close (it was passed on before) no longer counted as closed.
-final class ProgramBookTests: XCTestCase {
+final class ProgramTableTests: XCTestCase {
     let cookie = Cookie(family: AF_INET, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
 
     func closed(_ sw: Switch) -> Int { Int(sw.stats().first { $0.cookie == cookie }?[.closed] ?? 0) }

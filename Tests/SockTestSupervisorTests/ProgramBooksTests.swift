@@ -1,0 +1,58 @@
+import Glibc
+import SockTestCore
+@testable import SockTestSupervisor
+import XCTest
+
+/// The books of a supervised program, tried on this test process itself (its /proc entries and
+/// descriptors are real; `pidfd_getfd` on oneself is allowed).
+final class ProgramBooksTests: XCTestCase {
+    let me = getpid()
+    let thread = getpid()     // as a thread id: the main thread's is the process's
+
+    func books() -> (ProgramBooks, ProcessTable) {
+        let processes = ProcessTable(root: me)
+        _ = processes.process(of: thread)
+        return (ProgramBooks(switch: Switch(), processes: processes), processes)
+    }
+
+    /// A scan runs right after a close is let through, before the program may have made it: the
+    /// number, still listed, must not be remembered as "not a socket" (it is free a moment later,
+    /// and the next accept gets it). Another file is remembered, and forgotten when closed.
+    func testANumberBeingClosedIsNotRememberedAsNotASocket() throws {
+        let (books, processes) = books()
+        let closing = open("/dev/null", O_RDONLY), other = open("/dev/null", O_RDONLY)
+        defer { close(closing); close(other) }
+        let key = SocketKey(space: me, fd: closing), otherKey = SocketKey(space: me, fd: other)
+        processes.closing(key, by: thread)
+        XCTAssertTrue(books.scan(me, exiting: false))
+        XCTAssertFalse(processes.isUntracked(key), "its close may run any moment")
+        XCTAssertTrue(processes.isUntracked(otherKey), "a file the scan saw")
+        processes.closing(otherKey, by: thread)
+        XCTAssertFalse(processes.isUntracked(otherKey))
+    }
+
+    /// The thread's next trapped call shows its close has run.
+    func testACloseIsInFlightUntilItsThreadCallsAgain() {
+        let (_, processes) = books()
+        let key = SocketKey(space: me, fd: 42)
+        processes.closing(key, by: thread)
+        XCTAssertTrue(processes.isClosing(key))
+        XCTAssertEqual(processes.process(of: thread), me)
+        XCTAssertFalse(processes.isClosing(key))
+    }
+
+    /// A creation is over once its thread calls again; only those are dropped.
+    func testOnlyCreationsThatAreOverAreDropped() {
+        let (_, processes) = books()
+        let cookie = Cookie(family: AF_INET, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
+        let blocked: Int32 = 999_999                  // another thread, still in its accept
+        processes.creating(.init(kind: .accept(listener: 1, fd: 3), cookie: cookie), in: me, by: blocked)
+        processes.creating(.init(kind: .accept(listener: 1, fd: 3), cookie: cookie), in: me, by: thread)
+        XCTAssertEqual(processes.creations(in: me).filter(\.finished).count, 0)
+        _ = processes.process(of: thread)
+        XCTAssertEqual(processes.creations(in: me).map(\.finished), [false, true])
+        processes.dropCreations(in: me, by: thread, upTo: processes.lastSerial)
+        processes.dropCreations(in: me, by: blocked, upTo: processes.lastSerial)
+        XCTAssertEqual(processes.creations(in: me).map(\.tid), [blocked], "the blocked accept is still owed")
+    }
+}
