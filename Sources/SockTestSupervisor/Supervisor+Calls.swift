@@ -186,8 +186,11 @@ struct Notification: ~Copyable {
                 try sw.completeProgramCall(&call, c.unanswered(address, unanswered), admitted)
             })
         }
-        guard let admitted, admitted.after != nil, let address = call.address,
-              c.mayActOnBehalf("\(type)() to \(address)") else {
+        let address = call.address
+        if admitted?.after != nil && address == nil {
+            supervisor.problem("\(type)() in pid \(space): its after-filter did not run — the address could not be read from the program or is of no family the tool shows, so the kernel made the call")
+        }
+        guard let admitted, admitted.after != nil, let address, c.mayActOnBehalf("\(type)() to \(address)") else {
             if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
             return proceed()
         }

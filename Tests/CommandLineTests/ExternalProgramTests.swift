@@ -335,6 +335,33 @@ final class ExternalProgramTests: XCTestCase {
         XCTAssertEqual(accepted, 4, "every accepted socket counted once: \(r.stdout)")
     }
 
+    /// A connect whose address the tool cannot show (AF_UNSPEC: a UDP socket's association
+    /// dissolved) still goes through the filter, with `so.addr` nil; an after-filter cannot run
+    /// for it, which the report says, and the kernel answers the program as natively.
+    func testAnAddressTheToolCannotShowIsNilAndItsAfterFilterSaysSo() throws {
+        let program = """
+            import ctypes, socket
+            libc = ctypes.CDLL(None, use_errno=True)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.connect(("127.0.0.1", 9))
+            unspec = (ctypes.c_ubyte * 16)()               # sa_family 0: AF_UNSPEC
+            print("disconnect", libc.connect(s.fileno(), unspec, 16))
+            """
+        let r = try Tool.run(["run", try script("""
+            local st = require("socktest")
+            st.set("connect", function(so)
+              if so.family == st.AF_INET then print("addr " .. tostring(so.addr)) end
+              return function(so) end
+            end)
+            """), "--json", "--", "python3", "-c", program])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("addr 127.0.0.1:9"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("addr nil"), "the filter saw the AF_UNSPEC connect: \(r.stdout)")
+        XCTAssertTrue(r.stdout.contains("disconnect 0"), "the kernel's own answer: \(r.stdout)")
+        let errors = (r.json["script_errors"] as? [String] ?? []).joined(separator: "\n")
+        XCTAssertTrue(errors.contains("the address could not be read"), r.stdout)
+    }
+
     /// A connect's address is read from the program's memory only when something asks for it
     /// (`so.addr`, a trace): a filter that never looks costs no process_vm_readv.
     func testAConnectAddressIsReadOnlyWhenAFilterAsks() throws {
