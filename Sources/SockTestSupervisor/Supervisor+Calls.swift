@@ -186,7 +186,7 @@ struct Notification: ~Copyable {
                 try sw.completeProgramCall(&call, c.unanswered(address, unanswered), admitted)
             })
         }
-        let address = call.address
+        let address = admitted?.after != nil ? call.address : nil      // read only when needed
         if admitted?.after != nil && address == nil {
             supervisor.problem("\(type)() in pid \(space): its after-filter did not run — the address could not be read from the program or is of no family the tool shows, so the kernel made the call")
         }
