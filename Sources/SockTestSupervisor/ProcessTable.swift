@@ -40,7 +40,7 @@ final class ProcessTable: Sendable {
         /// Listeners' local addresses, read once (accepted sockets share them).
         var listenerAddresses: [UInt64: SocketAddress] = [:]
         /// Closes of descriptors that named no tracked socket, checked because creations were
-        /// owed, since the process last owed none or was scanned (`checkedInVain`), and how
+        /// owed, since a creation was last matched or the process scanned (`checkedInVain`), and how
         /// many such checks call for a scan: more the more descriptors the last scan listed.
         var checksInVain = 0
         var checksBeforeScan = ProcessTable.fewestChecksBeforeScan
@@ -179,7 +179,7 @@ final class ProcessTable: Sendable {
             let taken = state.withLock { s -> Bool in
                 guard let index = s.processes[tgid]?.creations.firstIndex(where: { $0.serial == creation.serial }) else { return false }
                 s.processes[tgid]!.creations.remove(at: index)
-                if s.processes[tgid]!.creations.isEmpty { s.processes[tgid]!.checksInVain = 0 }
+                s.processes[tgid]!.checksInVain = 0     // what it owes is being shown: no scan needed
                 return true
             }
             if taken { return creation }
