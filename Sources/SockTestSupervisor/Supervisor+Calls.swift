@@ -181,14 +181,16 @@ struct Notification: ~Copyable {
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }
         let unanswered = type == .connect ? Unanswered.take() : 0
-        if let admitted, unanswered > 0, let address = call.address {
+        // The address is read here only when the tool must make or answer the call itself.
+        let needsAddress = admitted != nil && (unanswered > 0 || admitted?.after != nil)
+        let address = needsAddress ? call.address : nil
+        if needsAddress && address == nil {
+            supervisor.problem("\(type)() in pid \(space): the address could not be read from the program or is of no family the tool shows, so its filter's after-filter or unanswered connect did not happen and the kernel made the call")
+        }
+        if let admitted, unanswered > 0, let address {
             return answer(Result { () throws(Errno) -> Int32 in
                 try sw.completeProgramCall(&call, c.unanswered(address, unanswered), admitted)
             })
-        }
-        let address = admitted?.after != nil ? call.address : nil      // read only when needed
-        if admitted?.after != nil && address == nil {
-            supervisor.problem("\(type)() in pid \(space): its after-filter did not run — the address could not be read from the program or is of no family the tool shows, so the kernel made the call")
         }
         guard let admitted, admitted.after != nil, let address, c.mayActOnBehalf("\(type)() to \(address)") else {
             if let admitted { sw.continued(call, admitted) } else { sw.continued(call) }
