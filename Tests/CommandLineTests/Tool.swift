@@ -71,10 +71,13 @@ struct Tool {
         }
         // Python programs the tests run print into a pipe, and some leave with os._exit: unbuffered,
         // so nothing they printed is lost, whatever the environment the tests run in.
-        // HOME as in a login shell: CI runs with none, and a program without it looks its user up,
-        // which opens sockets of its own (Python's site asks libc, libc asks nscd over AF_UNIX).
-        let home = ["HOME": String(cString: getpwuid(getuid()).pointee.pw_dir)]
-        let env = ProcessInfo.processInfo.environment.merging(home) { old, _ in old }.merging(["PYTHONUNBUFFERED": "1"]) { $1 }
+        // HOME, SHELL, USER and LOGNAME as in a login shell: CI runs with none, and a program
+        // without them looks its user up, which opens sockets of its own (libc asks nscd over
+        // AF_UNIX): Python's site does for HOME, and bash for SHELL, 16 times in a pyenv shim.
+        let user = getpwuid(getuid()).pointee
+        let login = ["HOME": String(cString: user.pw_dir), "SHELL": String(cString: user.pw_shell),
+                     "USER": String(cString: user.pw_name), "LOGNAME": String(cString: user.pw_name)]
+        let env = ProcessInfo.processInfo.environment.merging(login) { old, _ in old }.merging(["PYTHONUNBUFFERED": "1"]) { $1 }
             .merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         // env -C: the working directory (posix_spawn's chdir action is not imported by Swift).
         let argv = (["/usr/bin/env", "-C", directory, program] + arguments).map { strdup($0) } + [nil]
