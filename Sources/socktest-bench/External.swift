@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 
 /// External-program mode: the C workload program run natively, under `socktest-lua run` with a
-/// no-op connect filter, under two floors (`notify-floor.c`: the same calls trapped and answered
-/// "continue" at once; and socket, connect and accept made on the program's behalf as
-/// socktest-lua makes them, with nothing else), and under `strace --seccomp-bpf` with an
+/// no-op connect filter, under three floors (`notify-floor.c`: the same calls trapped and answered
+/// "continue" at once; the same after the system calls socktest-lua's books make; and socket,
+/// connect and accept made on the program's behalf, with nothing else), and under `strace --seccomp-bpf` with an
 /// injection rule that never fires (the nearest peer), when strace is installed.
 enum External {
     static let here: String = {
@@ -36,6 +36,9 @@ enum External {
             ]
         } else {
             cases.append(("program, floor: trap + calls made on its behalf", [floor, "--on-behalf", program, arg, "\(iterations)"]))
+            // The system calls exact books make (learn a socket by its inode, settle a connect
+            // let through), in C: what any tool that keeps them pays, without a switch or Lua.
+            cases.append(("program, floor: trap + continue + the books' system calls", [floor, "--books", program, arg, "\(iterations)"]))
         }
         if let strace = which("strace"), workload != .w3 {
             // strace 6.1 caps when= at 65535: a rule for call 65535+ never fires in these runs.

@@ -6,6 +6,9 @@
  *   notify-floor --on-behalf PROGRAM [ARG...]   socket, connect and accept made here on the
  *                                               program's behalf, the way socktest-lua makes
  *                                               them (below); the rest "continue"
+ *   notify-floor --books PROGRAM [ARG...]       every call "continue", after the system calls
+ *                                               socktest-lua's books make to stay exact (below):
+ *                                               the floor of any tool that keeps them
  *   notify-floor --data PROGRAM [ARG...]        the data path trapped too (read, write, their
  *                                               vector and socket forms, shutdown), as
  *                                               socktest-lua traps it under a data-path filter;
@@ -26,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -110,12 +114,55 @@ static int on_behalf(int listener, int pidfd, const struct seccomp_notif *req) {
     return 1;
 }
 
+/* --books: the system calls socktest-lua's books make while the kernel makes the calls
+ * (Sources/SockTestSupervisor/ProgramBooks.swift), with no table beyond one mark per descriptor
+ * number: a socket is learned by its inode the first time a trapped call shows its descriptor
+ * while the program owes a socket() or accept() (pidfd_getfd, fstat, getsockname, close of the
+ * copy), and a connect let through is settled before its descriptor goes (pidfd_getfd,
+ * getpeername, close): how else would a tool know it connected? One process, as the workloads. */
+enum { UNKNOWN, LEARNED, CONNECT_OWED };
+static unsigned char marks[65536];
+static int owed;
+
+static int copy_of(int pidfd, int fd) { return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0); }
+
+static void learn(int pidfd, int fd) {
+    int copy = copy_of(pidfd, fd);
+    if (copy < 0) return;
+    struct stat info;
+    struct sockaddr_storage local;
+    socklen_t length = sizeof local;
+    if (fstat(copy, &info) == 0 && S_ISSOCK(info.st_mode) && getsockname(copy, (struct sockaddr *)&local, &length) == 0) {
+        marks[fd] = LEARNED;
+        owed--;
+    }
+    close(copy);
+}
+
+static void keep_books(int pidfd, const struct seccomp_notif *req) {
+    int nr = req->data.nr, fd = (int)req->data.args[0];
+    if (nr == __NR_socket || nr == __NR_accept || nr == __NR_accept4) owed++;
+    if (nr == __NR_socket || fd < 0 || fd >= (int)sizeof marks) return;
+    if (marks[fd] == UNKNOWN && owed > 0) learn(pidfd, fd);
+    if (nr == __NR_connect && marks[fd] == LEARNED) marks[fd] = CONNECT_OWED;
+    if (nr != __NR_close) return;
+    if (marks[fd] == CONNECT_OWED) {
+        int copy = copy_of(pidfd, fd);
+        struct sockaddr_storage peer;
+        socklen_t length = sizeof peer;
+        if (copy >= 0) { getpeername(copy, (struct sockaddr *)&peer, &length); close(copy); }
+    }
+    marks[fd] = UNKNOWN;
+}
+
 int main(int argc, char **argv) {
     int behalf = argc > 1 && strcmp(argv[1], "--on-behalf") == 0;
     argv += behalf, argc -= behalf;
+    int keeping = argc > 1 && strcmp(argv[1], "--books") == 0;
+    argv += keeping, argc -= keeping;
     int data = argc > 1 && strcmp(argv[1], "--data") == 0;
     argv += data, argc -= data;
-    if (argc < 2) { fprintf(stderr, "usage: notify-floor [--on-behalf] [--data] PROGRAM [ARG...]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: notify-floor [--on-behalf | --books] [--data] PROGRAM [ARG...]\n"); return 2; }
     pid_t pid = fork();
     if (pid < 0) { perror("fork"); return 2; }
     if (pid == 0) {
@@ -147,6 +194,7 @@ int main(int argc, char **argv) {
         memset(&req, 0, sizeof req);
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req)) continue;
         if (behalf && on_behalf(listener, pidfd, &req)) continue;
+        if (keeping) keep_books(pidfd, &req);
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
