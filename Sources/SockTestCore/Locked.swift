@@ -11,8 +11,8 @@ import Glibc
 /// The mutex and the value share one allocation, out of line: an access touches two cache lines
 /// at most and costs no dynamic exclusivity check (the mutex is the check).
 package final class Locked<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let value: UnsafeMutablePointer<Value>
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let value: UnsafeMutablePointer<Value>
 
     package init(_ value: Value) {
         let offset = MemoryLayout<pthread_mutex_t>.stride.roundedUp(to: MemoryLayout<Value>.alignment)
@@ -31,6 +31,9 @@ package final class Locked<Value>: @unchecked Sendable {
         UnsafeMutableRawPointer(mutex).deallocate()
     }
 
+    /// Inlinable: specialized where it is used (a generic call into another module cost each of
+    /// the supervisor's many short critical sections a metadata look-up).
+    @inlinable
     package func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         PThreadMutex.lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -73,6 +76,7 @@ package final class PThreadMutex: @unchecked Sendable {
         pthread_mutexattr_destroy(&attributes)
     }
 
+    @usableFromInline
     static func lock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
         let rc = pthread_mutex_lock(mutex)
         precondition(rc == 0, rc == EDEADLK ? "recursive lock of a non-recursive mutex" : "pthread_mutex_lock: \(rc)")

@@ -33,15 +33,19 @@ struct SocketTable {
             if key.space != 0 { return remote[key] }
             return key.fd >= 0 && Int(key.fd) < local.count ? local[Int(key.fd)] : nil
         }
-        set {
-            guard key.space == 0 else { remote[key] = newValue; return }
-            guard key.fd >= 0 else { return }
+        // In place (`table[key]!.field = x` neither copies the entry nor hashes twice).
+        _modify {
+            guard key.space == 0 else { yield &remote[key]; return }
             let index = Int(key.fd)
-            if index >= local.count {
-                guard newValue != nil else { return }
+            guard index >= 0 && index < local.count else {
+                var added: Entry? = nil
+                yield &added
+                guard index >= 0, added != nil else { return }
                 local.append(contentsOf: repeatElement(nil, count: index - local.count + 1))
+                local[index] = added
+                return
             }
-            local[index] = newValue
+            yield &local[index]
         }
     }
 

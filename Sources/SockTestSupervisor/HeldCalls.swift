@@ -115,7 +115,8 @@ final class HeldCalls: @unchecked Sendable {
     func resume(_ n: st_notification, while valid: () -> Bool, willWait: () -> Void) -> Resumption {
         let key = Key(n)
         let found: Entry? = locked {
-            guard let entry = entries[key] else { return nil }
+            // Most calls: nothing is held at all (no hashing then).
+            guard !entries.isEmpty, let entry = entries[key] else { return nil }
             // An outcome nobody claimed in time belongs to a call the program gave up on.
             if entry.outcome != nil && monotonicSeconds() - entry.decided >= Self.kept {
                 entries[key] = nil

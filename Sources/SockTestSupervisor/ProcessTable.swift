@@ -13,7 +13,11 @@ import SockTestCore
 final class ProcessTable: Sendable {
     /// A socket being made in a process: socket() (with its cookie) or accept() on a listener.
     struct Creation {
-        enum Kind { case socket, accept(listener: UInt64, fd: Int32) }
+        enum Kind {
+            case socket, accept(listener: UInt64, fd: Int32)
+            /// The listener an accept() was made on (0 for a socket()).
+            var listener: UInt64 { if case .accept(let listener, _) = self { listener } else { 0 } }
+        }
         let kind: Kind
         let cookie: Cookie
         /// Made on the program's behalf: the socket is known already.
@@ -27,26 +31,38 @@ final class ProcessTable: Sendable {
         var finished = false
     }
 
-    private struct Process {
-        var pidfd: Int32 = -1
-        var generation: UInt64 = 0
-        var creations: [Creation] = []
+    /// A class, not a struct: read and changed in place under the lock (a struct of five
+    /// collections was copied, and each collection retained, at every look-up). Its fields are
+    /// only touched under that lock, which is their exclusivity check.
+    private final class Process {
+        @exclusivity(unchecked) var pidfd: Int32 = -1
+        @exclusivity(unchecked) var generation: UInt64 = 0
+        @exclusivity(unchecked) var creations: [Creation] = []
         /// The generation each tracked descriptor was last confirmed in.
-        var confirmed: [Int32: UInt64] = [:]
+        @exclusivity(unchecked) var confirmed: [Int32: UInt64] = [:]
         /// Descriptors found naming no tracked socket (a file, a pipe), with the generation they
         /// were seen in: a data-path call on one goes on at once.
-        var untracked: [Int32: UInt64] = [:]
-        var parent: Int32?
+        @exclusivity(unchecked) var untracked: [Int32: UInt64] = [:]
+        @exclusivity(unchecked) var parent: Int32?
         /// Listeners' local addresses, read once (accepted sockets share them).
-        var listenerAddresses: [UInt64: SocketAddress] = [:]
+        @exclusivity(unchecked) var listenerAddresses: [UInt64: SocketAddress] = [:]
         /// Closes of descriptors that named no tracked socket, checked because creations were
         /// owed, since a creation was last matched or the process scanned (`checkedInVain`), and how
         /// many such checks call for a scan: more the more descriptors the last scan listed.
-        var checksInVain = 0
-        var checksBeforeScan = ProcessTable.fewestChecksBeforeScan
+        @exclusivity(unchecked) var checksInVain = 0
+        @exclusivity(unchecked) var checksBeforeScan = ProcessTable.fewestChecksBeforeScan
         /// Closes let through whose thread has made no trapped call since, by thread: the number
         /// may still be open in /proc for a moment, and is free right after.
-        var closesInFlight: [Int32: Int32] = [:]
+        @exclusivity(unchecked) var closesInFlight: [Int32: Int32] = [:]
+
+        /// Whether a mark (`confirmed`, `untracked`) is from the current generation.
+        func isCurrent(_ seen: UInt64?) -> Bool { seen == generation }
+
+        /// Thread `tid` is making a trapped call: its earlier calls are over.
+        func callsOver(of tid: Int32) {
+            if !closesInFlight.isEmpty { closesInFlight[tid] = nil }
+            for i in creations.indices where creations[i].tid == tid { creations[i].finished = true }
+        }
     }
 
     private struct State {
@@ -72,7 +88,7 @@ final class ProcessTable: Sendable {
     func process(of tid: Int32) -> Int32? {
         let known = state.withLock { s -> Int32? in
             guard let tgid = s.tgidOfThread[tid] else { return nil }
-            Self.callsOver(of: tid, in: &s.processes[tgid])
+            s.processes[tgid]?.callsOver(of: tid)
             return tgid
         }
         if let known { return known }
@@ -87,14 +103,6 @@ final class ProcessTable: Sendable {
         return tgid
     }
 
-    private static func callsOver(of tid: Int32, in process: inout Process?) {
-        guard process != nil else { return }
-        if !process!.closesInFlight.isEmpty { process!.closesInFlight[tid] = nil }
-        for i in process!.creations.indices where process!.creations[i].tid == tid {
-            process!.creations[i].finished = true
-        }
-    }
-
     /// The processes seen so far that are still running.
     var live: [Int32] {
         state.withLock { s in s.processes.keys.filter { kill($0, 0) == 0 || errno != ESRCH } }
@@ -107,26 +115,16 @@ final class ProcessTable: Sendable {
         state.withLock { $0.processes[tgid]?.generation += 1 }
     }
 
-    func isConfirmed(_ key: SocketKey) -> Bool { isCurrent(key, \.confirmed) }
+    func isConfirmed(_ key: SocketKey) -> Bool {
+        state.withLock { s in s.processes[key.space].map { $0.isCurrent($0.confirmed[key.fd]) } ?? false }
+    }
 
     /// `key` names a tracked socket (so it is no longer "not ours", if it was).
     func confirm(_ key: SocketKey) {
-        mark(key, \.confirmed)
-        state.withLock { _ = $0.processes[key.space]?.untracked.removeValue(forKey: key.fd) }
-    }
-
-    /// Whether `key` is in `marks` from the process's current generation.
-    private func isCurrent(_ key: SocketKey, _ marks: KeyPath<Process, [Int32: UInt64]>) -> Bool {
         state.withLock { s in
-            guard let p = s.processes[key.space], let seen = p[keyPath: marks][key.fd] else { return false }
-            return seen == p.generation
-        }
-    }
-
-    private func mark(_ key: SocketKey, _ marks: WritableKeyPath<Process, [Int32: UInt64]>) {
-        state.withLock { s in
-            guard let generation = s.processes[key.space]?.generation else { return }
-            s.processes[key.space]![keyPath: marks][key.fd] = generation
+            guard let p = s.processes[key.space] else { return }
+            p.confirmed[key.fd] = p.generation
+            p.untracked[key.fd] = nil
         }
     }
 
@@ -139,9 +137,16 @@ final class ProcessTable: Sendable {
     // A number names the same object until it is closed (close is always trapped) or replaced
     // by close_range, dup2, dup3 or exec (which move the generation on).
 
-    func isUntracked(_ key: SocketKey) -> Bool { isCurrent(key, \.untracked) }
+    func isUntracked(_ key: SocketKey) -> Bool {
+        state.withLock { s in s.processes[key.space].map { $0.isCurrent($0.untracked[key.fd]) } ?? false }
+    }
 
-    func markUntracked(_ key: SocketKey) { mark(key, \.untracked) }
+    func markUntracked(_ key: SocketKey) {
+        state.withLock { s in
+            guard let p = s.processes[key.space] else { return }
+            p.untracked[key.fd] = p.generation
+        }
+    }
 
     /// `key` is being closed by thread `tid`: the number may name a socket next.
     func closing(_ key: SocketKey, by tid: Int32) {
@@ -185,6 +190,15 @@ final class ProcessTable: Sendable {
             if taken { return creation }
         }
         return nil
+    }
+
+    /// Takes the creation `serial` when it is still owed (another receiver may have taken it).
+    func takeCreation(in tgid: Int32, serial: UInt64) -> Creation? {
+        state.withLock { s in
+            guard let process = s.processes[tgid], let index = process.creations.firstIndex(where: { $0.serial == serial }) else { return nil }
+            process.checksInVain = 0     // what it owes is being shown: no scan needed
+            return process.creations.remove(at: index)
+        }
     }
 
     /// The serial the next creation will follow: creations up to it were made before now.

@@ -89,77 +89,73 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
 
     /// Whether the process made the socket `identity` (a creation it owes matches): then it is
     /// learned as opened or accepted.
+    ///
+    /// Read off one snapshot of what the process owes; only the socket's facts a choice needs
+    /// are asked of the kernel (a server's accepts and a client's sockets seldom need more than
+    /// the family).
     private func made(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
-        guard processes.hasCreations(in: key.space) else { return false }
-        if let made = processes.takeCreation(in: key.space, { $0.identity == identity }) {
+        let pending = processes.creations(in: key.space)
+        guard !pending.isEmpty else { return false }
+        // Made on the program's behalf: the socket is known by its identity already.
+        if pending.contains(where: { $0.identity == identity }) {
+            guard let made = processes.takeCreation(in: key.space, { $0.identity == identity }) else { return false }
             sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)
             return true
         }
-        // Its shape: the family from its address (which an accepted socket's match needs too),
-        // the type asked of the socket only when creations of that family differ in type.
-        let local = copy.localAddress
-        guard let family = local?.family ?? copy.family else { return false }
-        let pendingTypes = Set(processes.creations(in: key.space).filter { $0.cookie.family == family }.map { $0.cookie.type & 0xff })
-        guard let type = pendingTypes.count == 1 ? pendingTypes.first : copy.type else { return false }
-        func shaped(_ cookie: Cookie) -> Bool { cookie.family == family && cookie.type & 0xff == type }
-        // accept(): the same shape; when that leaves a doubt (socket() creations of the same
-        // shape too, or several listeners), the local address of the listener it came from.
-        let pending = processes.creations(in: key.space)
-        let accepts = pending.filter { creation in
-            guard creation.identity == 0, case .accept = creation.kind else { return false }
-            return shaped(creation.cookie)
+        // Its shape: the family, and the type asked of the socket only when creations of that
+        // family differ in type.
+        guard let family = copy.family else { return false }
+        let ofFamily = pending.filter { $0.identity == 0 && $0.cookie.family == family }
+        guard let first = ofFamily.first?.cookie.baseType else { return false }
+        let oneType = ofFamily.allSatisfy { $0.cookie.baseType == first }
+        guard let type = oneType ? first : copy.type else { return false }
+        let shaped = oneType ? ofFamily : ofFamily.filter { $0.cookie.baseType == type }
+        if let chosen = acceptMade(key, shaped, copy) ?? socketMade(shaped, copy),
+           let made = processes.takeCreation(in: key.space, serial: chosen.serial) {
+            sw.learn(key, identity: identity, cookie: made.cookie, origin: chosen.kind.origin)
+            return true
         }
-        if !accepts.isEmpty {
-            let sockets = pending.contains { creation in
-                guard creation.identity == 0, case .socket = creation.kind else { return false }
-                return shaped(creation.cookie)
+        return false
+    }
+
+    /// accept(): a creation of the same shape; when that leaves a doubt (socket() creations of
+    /// the same shape too, or several listeners), the one whose listener's local address the
+    /// socket's own matches.
+    private func acceptMade(_ key: SocketKey, _ shaped: [ProcessTable.Creation], _ copy: borrowing SocketCopy) -> ProcessTable.Creation? {
+        let accepts = shaped.filter { if case .accept = $0.kind { true } else { false } }
+        guard let firstAccept = accepts.first else { return nil }
+        // A socket that exists came from a call that is over: one whose thread is still in the
+        // kernel (a blocked accept) has made none yet.
+        let over = accepts.filter(\.finished)
+        let likely = over.isEmpty ? accepts : over
+        let sockets = accepts.count < shaped.count
+        let oneListener = accepts.allSatisfy { $0.kind.listener == firstAccept.kind.listener }
+        if !sockets && oneListener { return likely.last }
+        guard !copy.isListening, let local = copy.localAddress else { return nil }
+        return likely.last { creation in
+            guard case .accept(let listener, let listenerFD) = creation.kind else { return false }
+            let address = processes.listenerAddress(listener, in: key.space) {
+                self.copy(key.space, listenerFD)?.localAddress
             }
-            let listeners = Set(accepts.map { creation -> UInt64 in
-                if case .accept(let listener, _) = creation.kind { return listener }
-                return 0
-            })
-            // A socket that exists came from a call that is over: one whose thread is still in
-            // the kernel (a blocked accept) has made none yet.
-            let over = accepts.filter(\.finished)
-            let likely = over.isEmpty ? accepts : over
-            var chosen: ProcessTable.Creation?
-            if !sockets && listeners.count == 1 {
-                chosen = likely.last
-            } else if !copy.isListening, let local {
-                chosen = likely.last { creation in
-                    guard case .accept(let listener, let listenerFD) = creation.kind else { return false }
-                    let address = processes.listenerAddress(listener, in: key.space) {
-                        self.copy(key.space, listenerFD)?.localAddress
-                    }
-                    return address.map { Self.accepted(local, on: $0) } ?? true
-                }
-            }
-            if let chosen, let made = processes.takeCreation(in: key.space, { $0.serial == chosen.serial }) {
-                sw.learn(key, identity: identity, cookie: made.cookie, origin: .accepted)
-                return true
-            }
+            return address.map { Self.accepted(local, on: $0) } ?? true
         }
-        // socket(): the same family and type (and protocol, when one was asked for); among
-        // several, one whose SOCK_NONBLOCK matches the descriptor's mode now.
+    }
+
+    /// socket(): the same family and type (and protocol, when one was asked for); among
+    /// several, one whose SOCK_NONBLOCK matches the descriptor's mode now.
+    private func socketMade(_ shaped: [ProcessTable.Creation], _ copy: borrowing SocketCopy) -> ProcessTable.Creation? {
         var proto: Int32??
-        let candidates = pending.filter { creation in
-            guard creation.identity == 0, case .socket = creation.kind, shaped(creation.cookie) else { return false }
+        let candidates = shaped.filter { creation in
+            guard case .socket = creation.kind else { return false }
             guard creation.cookie.protocol != 0 else { return true }
             if proto == nil { proto = .some(copy.protocol) }
             return proto! == creation.cookie.protocol
         }
         let over = candidates.filter(\.finished)
         let likely = over.isEmpty ? candidates : over
-        var chosenSocket = likely.last
-        if likely.count > 1 {
-            let nonBlocking = copy.isNonBlocking
-            chosenSocket = likely.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? chosenSocket
-        }
-        if let chosenSocket, let made = processes.takeCreation(in: key.space, { $0.serial == chosenSocket.serial }) {
-            sw.learn(key, identity: identity, cookie: made.cookie, origin: .opened)
-            return true
-        }
-        return false
+        guard likely.count > 1 else { return likely.last }
+        let nonBlocking = copy.isNonBlocking
+        return likely.last { ($0.cookie.type & Int32(SOCK_NONBLOCK.rawValue) != 0) == nonBlocking } ?? likely.last
     }
 
     /// A socket a forked process holds that its parent made but had not shown yet: learned in
@@ -248,6 +244,11 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     func refresh() {
         for space in processes.live where processes.hasCreations(in: space) { scan(space, exiting: false) }
     }
+}
+
+extension Cookie {
+    /// SOCK_STREAM, SOCK_DGRAM, ...: the type without its flags.
+    var baseType: Int32 { type & 0xff }
 }
 
 extension ProcessTable.Creation.Kind {
