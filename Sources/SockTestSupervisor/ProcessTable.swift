@@ -115,17 +115,19 @@ final class ProcessTable: Sendable {
         state.withLock { $0.processes[tgid]?.generation += 1 }
     }
 
-    func isConfirmed(_ key: SocketKey) -> Bool {
-        state.withLock { s in s.processes[key.space].map { $0.isCurrent($0.confirmed[key.fd]) } ?? false }
-    }
+    func isConfirmed(_ key: SocketKey) -> Bool { withProcess(of: key) { $0.isCurrent($0.confirmed[key.fd]) } ?? false }
 
     /// `key` names a tracked socket (so it is no longer "not ours", if it was).
     func confirm(_ key: SocketKey) {
-        state.withLock { s in
-            guard let p = s.processes[key.space] else { return }
+        withProcess(of: key) { p in
             p.confirmed[key.fd] = p.generation
             p.untracked[key.fd] = nil
         }
+    }
+
+    /// `body` on `key`'s process under the lock; nil when the process is not known.
+    private func withProcess<R>(of key: SocketKey, _ body: (Process) -> R) -> R? {
+        state.withLock { s in s.processes[key.space].map(body) }
     }
 
     func unconfirm(_ key: SocketKey) {
@@ -137,16 +139,9 @@ final class ProcessTable: Sendable {
     // A number names the same object until it is closed (close is always trapped) or replaced
     // by close_range, dup2, dup3 or exec (which move the generation on).
 
-    func isUntracked(_ key: SocketKey) -> Bool {
-        state.withLock { s in s.processes[key.space].map { $0.isCurrent($0.untracked[key.fd]) } ?? false }
-    }
+    func isUntracked(_ key: SocketKey) -> Bool { withProcess(of: key) { $0.isCurrent($0.untracked[key.fd]) } ?? false }
 
-    func markUntracked(_ key: SocketKey) {
-        state.withLock { s in
-            guard let p = s.processes[key.space] else { return }
-            p.untracked[key.fd] = p.generation
-        }
-    }
+    func markUntracked(_ key: SocketKey) { withProcess(of: key) { $0.untracked[key.fd] = $0.generation } }
 
     /// `key` is being closed by thread `tid`: the number may name a socket next.
     func closing(_ key: SocketKey, by tid: Int32) {
