@@ -67,10 +67,11 @@ struct Bench: ParsableCommand {
             print(String(decoding: try encoder.encode(Report(cases: results, memory: mem)), as: UTF8.self))
         } else {
             let width = results.map(\.name.count).max() ?? 0       // names whole, columns aligned
-            print("case".padding(toLength: width, withPad: " ", startingAt: 0) + "      ns/iter   ratio")
+            print("case".padding(toLength: width, withPad: " ", startingAt: 0) + "      ns/iter   ratio  to floor")
             for r in results {
                 print(r.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                      + String(format: "%13.1f %7.2f", r.nsPerIteration, r.ratio))
+                      + String(format: "%13.1f %7.2f", r.nsPerIteration, r.ratio)
+                      + (r.toFloor.map { String(format: " %9.2f", $0) } ?? "         -"))
             }
             if let mem {
                 print(String(format: "memory, %d tracked sockets: raw %.1f MiB, switch %.1f MiB, %.0f bytes per tracked socket",
@@ -92,7 +93,22 @@ struct CaseResult: Codable {
     var nsPerIteration: Double
     /// To the baseline of the same workload and family of cases (raw calls, or the program run natively).
     var ratio: Double
+    /// External and server cases: to the trap-and-continue floor, the same way (the median over
+    /// rounds of the case's time over the floor's in the same round).
+    var toFloor: Double?
     var samples: [Double]
+}
+
+extension [CaseResult] {
+    /// Each case's ratio to the case named `floor` (its suffix after the workload's name).
+    func withRatios(toFloor floor: String) -> [CaseResult] {
+        guard let base = first(where: { $0.name.hasSuffix(" " + floor) }) else { return self }
+        return map { result in
+            var result = result
+            result.toFloor = median(zip(result.samples, base.samples).map { $0 / $1 })
+            return result
+        }
+    }
 }
 
 struct Report: Codable {
@@ -121,7 +137,7 @@ func interleaved(_ workload: Workload, _ names: [String], baseline: (Int) -> Int
     return names.indices.map { i in
         let ratios = zip(samples[i], samples[baseline(i)]).map { $0 / $1 }
         return CaseResult(workload: workload, name: "\(workload.rawValue) \(names[i])",
-                          nsPerIteration: median(samples[i]), ratio: median(ratios), samples: samples[i])
+                          nsPerIteration: median(samples[i]), ratio: median(ratios), toFloor: nil, samples: samples[i])
     }
 }
 

@@ -49,7 +49,7 @@ enum External {
         }
         return try interleaved(workload, cases.map(\.0), baseline: { _ in 0 }, repetitions: repetitions) { i in
             try run(cases[i].1)
-        }
+        }.withRatios(toFloor: "program, floor: trap + continue")
     }
 
     /// Runs a command; the program's first output line is its ns per iteration.

@@ -40,7 +40,7 @@ enum Servers {
                 try serve(wrappers[i].1 + server, port: port(in: scratch)) {
                     try load(wrk, port: $0, keepAlive: keepAlive, seconds: seconds)
                 }
-            }
+            }.withRatios(toFloor: "nginx, floor: trap + continue")
         }
         return results
     }

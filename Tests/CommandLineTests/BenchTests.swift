@@ -46,6 +46,13 @@ final class BenchTests: XCTestCase {
             XCTAssertGreaterThan(c["ratio"] as? Double ?? 0, 0)
         }
         XCTAssertEqual(cases.first { $0["name"] as? String == "W1 raw" }?["ratio"] as? Double, 1)
+        // External cases: their ratio to the trap floor of the same rounds, as the targets are set.
+        for workload in ["W1", "W2"] {
+            let ratio = { (name: String) in cases.first { $0["name"] as? String == "\(workload) program, \(name)" }?["toFloor"] as? Double }
+            XCTAssertEqual(ratio("floor: trap + continue"), 1)
+            XCTAssertGreaterThan(ratio("socktest-lua run (no-op connect filter)") ?? 0, 0)
+            XCTAssertNil(cases.first { $0["name"] as? String == "\(workload) raw" }?["toFloor"], "in-process cases have no trap floor")
+        }
         // The text form: every case named whole, its numbers in aligned columns.
         let text = try Tool.run(["--w1", "200", "--w2", "50", "--external-w1", "200", "--external-w2", "50",
                                  "--w3", "1", "--external-w3", "1", "--repetitions", "1", "--external"], program: bench)
