@@ -216,8 +216,8 @@ final class ProcessTable: Sendable {
     func checkedInVain(in tgid: Int32) -> Bool {
         state.withLock { s in
             guard let p = s.processes[tgid] else { return false }
-            s.processes[tgid]!.checksInVain += 1
-            return p.checksInVain + 1 >= p.checksBeforeScan
+            p.checksInVain += 1
+            return p.checksInVain >= p.checksBeforeScan
         }
     }
 
@@ -276,7 +276,10 @@ final class ProcessTable: Sendable {
             if pidfd < 0 {
                 pidfd = st_pidfd_open(tgid)
                 guard pidfd >= 0 else { return nil }
-                s.processes[tgid, default: Process()].pidfd = pidfd
+                // Stored in the table (a record made here if it had none), to be closed with it.
+                let process = s.processes[tgid] ?? Process()
+                process.pidfd = pidfd
+                s.processes[tgid] = process
                 s.opened += 1
             }
             let copy = st_pidfd_getfd(pidfd, fd)

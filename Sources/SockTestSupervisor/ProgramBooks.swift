@@ -93,12 +93,14 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
     /// Read off one snapshot of what the process owes; only the socket's facts a choice needs
     /// are asked of the kernel (a server's accepts and a client's sockets seldom need more than
     /// the family).
-    private func made(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy) -> Bool {
+    private func made(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy, again: Bool = true) -> Bool {
         let pending = processes.creations(in: key.space)
         guard !pending.isEmpty else { return false }
         // Made on the program's behalf: the socket is known by its identity already.
         if pending.contains(where: { $0.identity == identity }) {
-            guard let made = processes.takeCreation(in: key.space, { $0.identity == identity }) else { return false }
+            guard let made = processes.takeCreation(in: key.space, { $0.identity == identity }) else {
+                return takenMeanwhile(key, identity, copy, again: again)
+            }
             sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)
             return true
         }
@@ -110,12 +112,23 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         let oneType = ofFamily.allSatisfy { $0.cookie.baseType == first }
         guard let type = oneType ? first : copy.type else { return false }
         let shaped = oneType ? ofFamily : ofFamily.filter { $0.cookie.baseType == type }
-        if let chosen = acceptMade(key, shaped, copy) ?? socketMade(shaped, copy),
-           let made = processes.takeCreation(in: key.space, serial: chosen.serial) {
-            sw.learn(key, identity: identity, cookie: made.cookie, origin: chosen.kind.origin)
+        guard let chosen = acceptMade(key, shaped, copy) ?? socketMade(shaped, copy) else { return false }
+        guard let made = processes.takeCreation(in: key.space, serial: chosen.serial) else {
+            return takenMeanwhile(key, identity, copy, again: again)
+        }
+        sw.learn(key, identity: identity, cookie: made.cookie, origin: chosen.kind.origin)
+        return true
+    }
+
+    /// The creation chosen was taken by another receiver thread since the snapshot: for this
+    /// very socket (then the table knows it now: another descriptor of it, or the same), or for
+    /// another, when the choice is made once more from a fresh snapshot.
+    private func takenMeanwhile(_ key: SocketKey, _ identity: UInt64, _ copy: borrowing SocketCopy, again: Bool) -> Bool {
+        if let cookie = sw.cookie(ofIdentity: identity) {
+            sw.learn(key, identity: identity, cookie: cookie, origin: .copy)
             return true
         }
-        return false
+        return again && made(key, identity, copy, again: false)
     }
 
     /// accept(): a creation of the same shape; when that leaves a doubt (socket() creations of

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import SockTestCore
 @testable import SockTestSupervisor
@@ -54,5 +55,31 @@ final class ProgramBooksTests: XCTestCase {
         processes.dropCreations(in: me, by: thread, upTo: processes.lastSerial)
         processes.dropCreations(in: me, by: blocked, upTo: processes.lastSerial)
         XCTAssertEqual(processes.creations(in: me).map(\.tid), [blocked], "the blocked accept is still owed")
+    }
+
+    /// A scan is called for after `fewestChecksBeforeScan` closes checked in vain, not one sooner.
+    func testAScanIsCalledForAfterTheChecksItWaitsFor() {
+        let (_, processes) = books()
+        let checks = (1...ProcessTable.fewestChecksBeforeScan).map { _ in processes.checkedInVain(in: me) }
+        XCTAssertEqual(checks.filter { $0 }.count, 1)
+        XCTAssertEqual(checks.last, true, "the last of them, and none before")
+    }
+
+    /// A pidfd opened for a process the table had no record of (gone from it, say) is kept and
+    /// reused, and closed with the table: one, however many copies are made.
+    func testAPidfdIsKeptForAProcessWithoutARecord() throws {
+        let processes = ProcessTable(root: getppid())
+        var pipe: [Int32] = [0, 0]
+        XCTAssertEqual(Glibc.pipe(&pipe), 0)
+        defer { close(pipe[0]); close(pipe[1]) }
+        func open() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        let before = open()
+        for _ in 0..<3 {
+            let copy = try XCTUnwrap(processes.copyDescriptor(pipe[0], of: me))
+            close(copy)
+        }
+        XCTAssertEqual(open(), before + 1, "one pidfd, kept for the next copy")
+        processes.closeAll()
+        XCTAssertEqual(open(), before)
     }
 }
