@@ -145,10 +145,9 @@ final class ProcessTable: Sendable {
 
     /// `key` is being closed by thread `tid`: the number may name a socket next.
     func closing(_ key: SocketKey, by tid: Int32) {
-        state.withLock { s in
-            guard s.processes[key.space] != nil else { return }
-            s.processes[key.space]!.untracked[key.fd] = nil
-            s.processes[key.space]!.closesInFlight[tid] = key.fd
+        withProcess(of: key) { p in
+            p.untracked[key.fd] = nil
+            p.closesInFlight[tid] = key.fd
         }
     }
 
@@ -161,30 +160,14 @@ final class ProcessTable: Sendable {
 
     func creating(_ creation: Creation, in tgid: Int32, by tid: Int32) {
         state.withLock { s in
-            guard s.processes[tgid] != nil else { return }
+            guard let p = s.processes[tgid] else { return }
             var creation = creation
             s.serial += 1
             creation.serial = s.serial
             creation.tid = tid
-            s.processes[tgid]!.creations.append(creation)
-            if s.processes[tgid]!.creations.count > Self.creationsKept { s.processes[tgid]!.creations.removeFirst() }
+            p.creations.append(creation)
+            if p.creations.count > Self.creationsKept { p.creations.removeFirst() }
         }
-    }
-
-    /// Takes the creation `pick` chooses among `tgid`'s (the newest first). `pick` runs
-    /// unlocked (it may look at the program's descriptors).
-    func takeCreation(in tgid: Int32, _ pick: (Creation) -> Bool) -> Creation? {
-        let list = state.withLock { $0.processes[tgid]?.creations ?? [] }
-        for creation in list.reversed() where pick(creation) {
-            let taken = state.withLock { s -> Bool in
-                guard let index = s.processes[tgid]?.creations.firstIndex(where: { $0.serial == creation.serial }) else { return false }
-                s.processes[tgid]!.creations.remove(at: index)
-                s.processes[tgid]!.checksInVain = 0     // what it owes is being shown: no scan needed
-                return true
-            }
-            if taken { return creation }
-        }
-        return nil
     }
 
     /// Takes the creation `serial` when it is still owed (another receiver may have taken it).
@@ -203,8 +186,9 @@ final class ProcessTable: Sendable {
     /// those still unmatched after a scan were refused by the kernel (an accept's EAGAIN).
     func dropCreations(in tgid: Int32, by tid: Int32, upTo serial: UInt64) {
         state.withLock { s in
-            s.processes[tgid]?.creations.removeAll { $0.tid == tid && $0.serial <= serial && $0.finished }
-            if s.processes[tgid]?.creations.isEmpty == true { s.processes[tgid]!.checksInVain = 0 }
+            guard let p = s.processes[tgid] else { return }
+            p.creations.removeAll { $0.tid == tid && $0.serial <= serial && $0.finished }
+            if p.creations.isEmpty { p.checksInVain = 0 }
         }
     }
 
@@ -224,9 +208,9 @@ final class ProcessTable: Sendable {
     /// `tgid`'s descriptors were scanned: `count` of them.
     func scanned(_ tgid: Int32, descriptors count: Int) {
         state.withLock { s in
-            guard s.processes[tgid] != nil else { return }
-            s.processes[tgid]!.checksInVain = 0
-            s.processes[tgid]!.checksBeforeScan = max(Self.fewestChecksBeforeScan, count / 8)
+            guard let p = s.processes[tgid] else { return }
+            p.checksInVain = 0
+            p.checksBeforeScan = max(Self.fewestChecksBeforeScan, count / 8)
         }
     }
 

@@ -97,8 +97,8 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         let pending = processes.creations(in: key.space)
         guard !pending.isEmpty else { return false }
         // Made on the program's behalf: the socket is known by its identity already.
-        if pending.contains(where: { $0.identity == identity }) {
-            guard let made = processes.takeCreation(in: key.space, { $0.identity == identity }) else {
+        if let known = pending.last(where: { $0.identity == identity }) {
+            guard let made = processes.takeCreation(in: key.space, serial: known.serial) else {
                 return takenMeanwhile(key, identity, copy, again: again)
             }
             sw.learn(key, identity: identity, cookie: made.cookie, origin: made.kind.origin)

@@ -74,9 +74,11 @@ struct Tool {
         // HOME, SHELL, USER and LOGNAME as in a login shell: CI runs with none, and a program
         // without them looks its user up, which opens sockets of its own (libc asks nscd over
         // AF_UNIX): Python's site does for HOME, and bash for SHELL, 16 times in a pyenv shim.
-        let user = getpwuid(getuid()).pointee
-        let login = ["HOME": String(cString: user.pw_dir), "SHELL": String(cString: user.pw_shell),
-                     "USER": String(cString: user.pw_name), "LOGNAME": String(cString: user.pw_name)]
+        // (A user with no passwd entry gets none of them, as from a login.)
+        let login = getpwuid(getuid()).map { user in
+            ["HOME": String(cString: user.pointee.pw_dir), "SHELL": String(cString: user.pointee.pw_shell),
+             "USER": String(cString: user.pointee.pw_name), "LOGNAME": String(cString: user.pointee.pw_name)]
+        } ?? [:]
         let env = ProcessInfo.processInfo.environment.merging(login) { old, _ in old }.merging(["PYTHONUNBUFFERED": "1"]) { $1 }
             .merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         // env -C: the working directory (posix_spawn's chdir action is not imported by Swift).
