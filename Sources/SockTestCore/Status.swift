@@ -37,4 +37,22 @@ public struct SocketKey: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func < (a: SocketKey, b: SocketKey) -> Bool { (a.space, a.fd) < (b.space, b.fd) }
 
     public var description: String { space == 0 ? "fd \(fd)" : "pid \(space) fd \(fd)" }
+
+    /// One mixing of the pair as a single word: the supervisor looks a key up several times per
+    /// trapped call, and a full `Hasher` run over two fields cost more than the rest of the
+    /// look-up. (Keys are process and descriptor numbers, not input to defend against.)
+    public func hash(into hasher: inout Hasher) { hasher.combine(packed) }
+
+    public func _rawHashValue(seed: Int) -> Int { Self.mix(packed ^ UInt64(UInt(bitPattern: seed))) }
+
+    private var packed: UInt64 { UInt64(UInt32(bitPattern: space)) << 32 | UInt64(UInt32(bitPattern: fd)) }
+
+    /// splitmix64's finalizer: every input bit reaches the low bits a dictionary's buckets use.
+    @inline(__always)
+    static func mix(_ value: UInt64) -> Int {
+        var x = value
+        x = (x ^ (x >> 30)) &* 0xbf58476d1ce4e5b9
+        x = (x ^ (x >> 27)) &* 0x94d049bb133111eb
+        return Int(truncatingIfNeeded: x ^ (x >> 31))
+    }
 }

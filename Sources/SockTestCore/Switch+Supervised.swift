@@ -61,7 +61,7 @@ extension Switch {
 
     /// The cookie of a socket the table knows by `identity` (under any descriptor of any process).
     package func cookie(ofIdentity identity: UInt64) -> Cookie? {
-        book.withLock { book in book.objects[identity]?.cookie ?? book.buried[identity] }
+        book.withLock { book in book.objects[identity]?.cookie ?? book.buried(identity) }
     }
 
     /// How a program came to hold a socket the table learns.

@@ -175,28 +175,39 @@ struct Book {
         return true
     }
 
-    /// Sockets whose last known descriptor was closed, by identity, newest last: a program may
-    /// hold one under a descriptor the supervisor never saw (passed with SCM_RIGHTS before the
-    /// close), which shows the socket was not closed after all. Socket inodes are not reused
-    /// for 2^32 sockets, so an identity seen again is the same socket.
-    private(set) var buried: [UInt64: Cookie] = [:]
-    /// The burials in order, as a ring (the oldest is overwritten): a program closing sockets
-    /// in a loop buries one per close, and an array's removeFirst moved the whole order each time.
-    private var burialOrder: [UInt64] = []
-    private var oldestBurial = 0
+    /// Sockets whose last known descriptor was closed, by identity: a program may hold one
+    /// under a descriptor the supervisor never saw (passed with SCM_RIGHTS before the close),
+    /// which shows the socket was not closed after all. Socket inodes are not reused for 2^32
+    /// sockets, so an identity seen again is the same socket.
+    ///
+    /// A direct-mapped cache, a slot per identity's low bits: socket inodes are handed out in
+    /// sequence, so the newest `buriedKept` burials each keep a slot (an older one in the same
+    /// slot is forgotten), and a burial, made at every close, costs no hashing and no allocation.
+    private var graves: [Grave] = []
+    private struct Grave { var identity: UInt64 = 0; var cookie = Cookie(rawValue: 0) }
     static let buriedKept = 4096
 
     private mutating func bury(_ identity: UInt64, _ cookie: Cookie) {
-        buried[identity] = cookie
-        guard burialOrder.count == Self.buriedKept else { return burialOrder.append(identity) }
-        buried[burialOrder[oldestBurial]] = nil
-        burialOrder[oldestBurial] = identity
-        oldestBurial = (oldestBurial + 1) % Self.buriedKept
+        if graves.isEmpty { graves = Array(repeating: Grave(), count: Self.buriedKept) }
+        graves[Self.slot(identity)] = Grave(identity: identity, cookie: cookie)
     }
+
+    private static func slot(_ identity: UInt64) -> Int { Int(truncatingIfNeeded: identity) & (buriedKept - 1) }
+
+    /// The cookie of the buried socket `identity`; nil when it is not (or no longer) remembered.
+    func buried(_ identity: UInt64) -> Cookie? {
+        guard !graves.isEmpty, identity != 0 else { return nil }
+        let grave = graves[Self.slot(identity)]
+        return grave.identity == identity ? grave.cookie : nil
+    }
+
+    /// How many burials are remembered.
+    var buriedCount: Int { graves.count { $0.identity != 0 } }
 
     /// A buried socket seen again: it was not closed; its close is no longer counted.
     mutating func exhume(_ identity: UInt64) -> Cookie? {
-        guard let cookie = buried.removeValue(forKey: identity) else { return nil }
+        guard let cookie = buried(identity) else { return nil }
+        graves[Self.slot(identity)] = Grave()
         if let i = stats.firstIndex(where: { $0.cookie == cookie }), stats[i][.closed] > 0 { stats[i][.closed] -= 1 }
         return cookie
     }

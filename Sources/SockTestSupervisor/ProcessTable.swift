@@ -39,10 +39,10 @@ final class ProcessTable: Sendable {
         @exclusivity(unchecked) var generation: UInt64 = 0
         @exclusivity(unchecked) var creations: [Creation] = []
         /// The generation each tracked descriptor was last confirmed in.
-        @exclusivity(unchecked) var confirmed: [Int32: UInt64] = [:]
+        @exclusivity(unchecked) var confirmed = DescriptorMarks()
         /// Descriptors found naming no tracked socket (a file, a pipe), with the generation they
         /// were seen in: a data-path call on one goes on at once.
-        @exclusivity(unchecked) var untracked: [Int32: UInt64] = [:]
+        @exclusivity(unchecked) var untracked = DescriptorMarks()
         @exclusivity(unchecked) var parent: Int32?
         /// Listeners' local addresses, read once (accepted sockets share them).
         @exclusivity(unchecked) var listenerAddresses: [UInt64: SocketAddress] = [:]
@@ -67,9 +67,29 @@ final class ProcessTable: Sendable {
 
     private struct State {
         var tgidOfThread: [Int32: Int32] = [:]
-        var processes: [Int32: Process] = [:]
+        private(set) var processes: [Int32: Process] = [:]
         var opened = 0
         var serial: UInt64 = 0
+        /// The process last looked up: calls come from one process many at a time, and a look-up
+        /// is made several times per call.
+        private var recent: (tgid: Int32, process: Process)?
+
+        mutating func process(_ tgid: Int32) -> Process? {
+            if let recent, recent.tgid == tgid { return recent.process }
+            guard let found = processes[tgid] else { return nil }
+            recent = (tgid, found)
+            return found
+        }
+
+        mutating func setProcess(_ tgid: Int32, _ process: Process?) {
+            processes[tgid] = process
+            recent = nil
+        }
+
+        mutating func removeAllProcesses() {
+            processes.removeAll()
+            recent = nil
+        }
     }
     private let state = Locked(State())
     /// Called once for each process first seen (not the program's first process).
@@ -80,7 +100,7 @@ final class ProcessTable: Sendable {
     static let creationsKept = 64
 
     init(root: Int32) {
-        state.withLock { _ = $0.processes[root] = Process() }
+        state.withLock { $0.setProcess(root, Process()) }
     }
 
     /// The process of thread `tid`, which is making a trapped call (so its earlier calls are
@@ -88,15 +108,15 @@ final class ProcessTable: Sendable {
     func process(of tid: Int32) -> Int32? {
         let known = state.withLock { s -> Int32? in
             guard let tgid = s.tgidOfThread[tid] else { return nil }
-            s.processes[tgid]?.callsOver(of: tid)
+            s.process(tgid)?.callsOver(of: tid)
             return tgid
         }
         if let known { return known }
         guard let tgid = Self.tgid(of: tid) else { return nil }
         let isNew = state.withLock { s -> Bool in
             s.tgidOfThread[tid] = tgid
-            guard s.processes[tgid] == nil else { return false }
-            s.processes[tgid] = Process()
+            guard s.process(tgid) == nil else { return false }
+            s.setProcess(tgid, Process())
             return true
         }
         if isNew { onNewProcess?(tgid) }
@@ -112,7 +132,7 @@ final class ProcessTable: Sendable {
 
     /// A call that may change what `tgid`'s descriptor numbers name is about to run.
     func doubt(_ tgid: Int32) {
-        state.withLock { $0.processes[tgid]?.generation += 1 }
+        state.withLock { $0.process(tgid)?.generation += 1 }
     }
 
     func isConfirmed(_ key: SocketKey) -> Bool { withProcess(of: key) { $0.isCurrent($0.confirmed[key.fd]) } ?? false }
@@ -127,11 +147,11 @@ final class ProcessTable: Sendable {
 
     /// `body` on `key`'s process under the lock; nil when the process is not known.
     private func withProcess<R>(of key: SocketKey, _ body: (Process) -> R) -> R? {
-        state.withLock { s in s.processes[key.space].map(body) }
+        state.withLock { s in s.process(key.space).map(body) }
     }
 
     func unconfirm(_ key: SocketKey) {
-        state.withLock { _ = $0.processes[key.space]?.confirmed.removeValue(forKey: key.fd) }
+        state.withLock { _ = $0.process(key.space)?.confirmed[key.fd] = nil }
     }
 
     // MARK: Descriptors that are not tracked sockets
@@ -153,14 +173,14 @@ final class ProcessTable: Sendable {
 
     /// Whether a close of `key` was let through and may not have run yet.
     func isClosing(_ key: SocketKey) -> Bool {
-        state.withLock { s in s.processes[key.space]?.closesInFlight.values.contains(key.fd) ?? false }
+        state.withLock { s in s.process(key.space)?.closesInFlight.values.contains(key.fd) ?? false }
     }
 
     // MARK: Creations
 
     func creating(_ creation: Creation, in tgid: Int32, by tid: Int32) {
         state.withLock { s in
-            guard let p = s.processes[tgid] else { return }
+            guard let p = s.process(tgid) else { return }
             var creation = creation
             s.serial += 1
             creation.serial = s.serial
@@ -173,7 +193,7 @@ final class ProcessTable: Sendable {
     /// Takes the creation `serial` when it is still owed (another receiver may have taken it).
     func takeCreation(in tgid: Int32, serial: UInt64) -> Creation? {
         state.withLock { s in
-            guard let process = s.processes[tgid], let index = process.creations.firstIndex(where: { $0.serial == serial }) else { return nil }
+            guard let process = s.process(tgid), let index = process.creations.firstIndex(where: { $0.serial == serial }) else { return nil }
             process.checksInVain = 0     // what it owes is being shown: no scan needed
             return process.creations.remove(at: index)
         }
@@ -186,7 +206,7 @@ final class ProcessTable: Sendable {
     /// those still unmatched after a scan were refused by the kernel (an accept's EAGAIN).
     func dropCreations(in tgid: Int32, by tid: Int32, upTo serial: UInt64) {
         state.withLock { s in
-            guard let p = s.processes[tgid] else { return }
+            guard let p = s.process(tgid) else { return }
             p.creations.removeAll { $0.tid == tid && $0.serial <= serial && $0.finished }
             if p.creations.isEmpty { p.checksInVain = 0 }
         }
@@ -199,7 +219,7 @@ final class ProcessTable: Sendable {
     /// more there were, the more checks wait for the next: a scan costs about what they did.
     func checkedInVain(in tgid: Int32) -> Bool {
         state.withLock { s in
-            guard let p = s.processes[tgid] else { return false }
+            guard let p = s.process(tgid) else { return false }
             p.checksInVain += 1
             return p.checksInVain >= p.checksBeforeScan
         }
@@ -208,7 +228,7 @@ final class ProcessTable: Sendable {
     /// `tgid`'s descriptors were scanned: `count` of them.
     func scanned(_ tgid: Int32, descriptors count: Int) {
         state.withLock { s in
-            guard let p = s.processes[tgid] else { return }
+            guard let p = s.process(tgid) else { return }
             p.checksInVain = 0
             p.checksBeforeScan = max(Self.fewestChecksBeforeScan, count / 8)
         }
@@ -218,30 +238,30 @@ final class ProcessTable: Sendable {
 
     /// The creations `tgid` owes.
     func creations(in tgid: Int32) -> [Creation] {
-        state.withLock { $0.processes[tgid]?.creations ?? [] }
+        state.withLock { $0.process(tgid)?.creations ?? [] }
     }
 
     /// The process `tgid` was forked from (read once).
     func parent(of tgid: Int32) -> Int32? {
-        if let known = state.withLock({ $0.processes[tgid]?.parent }) { return known }
+        if let known = state.withLock({ $0.process(tgid)?.parent }) { return known }
         guard let parent = ProcFile.field("PPid", of: "/proc/\(tgid)/status").flatMap({ Int32($0) }) else { return nil }
-        state.withLock { _ = $0.processes[tgid]?.parent = parent }
+        state.withLock { _ = $0.process(tgid)?.parent = parent }
         return parent
     }
 
     /// Whether `tgid` owes creations (with `accepting`, accept() ones).
     func hasCreations(in tgid: Int32, accepting: Bool = false) -> Bool {
         state.withLock { s in
-            guard let list = s.processes[tgid]?.creations else { return false }
+            guard let list = s.process(tgid)?.creations else { return false }
             guard accepting else { return !list.isEmpty }
             return list.contains { if case .accept = $0.kind { true } else { false } }
         }
     }
 
     func listenerAddress(_ identity: UInt64, in tgid: Int32, read: () -> SocketAddress?) -> SocketAddress? {
-        if let known = state.withLock({ $0.processes[tgid]?.listenerAddresses[identity] }) { return known }
+        if let known = state.withLock({ $0.process(tgid)?.listenerAddresses[identity] }) { return known }
         guard let address = read() else { return nil }
-        state.withLock { _ = $0.processes[tgid]?.listenerAddresses[identity] = address }
+        state.withLock { _ = $0.process(tgid)?.listenerAddresses[identity] = address }
         return address
     }
 
@@ -256,14 +276,14 @@ final class ProcessTable: Sendable {
     /// another process's pidfd meanwhile.
     func copyDescriptor(_ fd: Int32, of tgid: Int32) -> Int32? {
         state.withLock { s in
-            var pidfd = s.processes[tgid]?.pidfd ?? -1
+            var pidfd = s.process(tgid)?.pidfd ?? -1
             if pidfd < 0 {
                 pidfd = st_pidfd_open(tgid)
                 guard pidfd >= 0 else { return nil }
                 // Stored in the table (a record made here if it had none), to be closed with it.
-                let process = s.processes[tgid] ?? Process()
+                let process = s.process(tgid) ?? Process()
                 process.pidfd = pidfd
-                s.processes[tgid] = process
+                s.setProcess(tgid, process)
                 s.opened += 1
             }
             let copy = st_pidfd_getfd(pidfd, fd)
@@ -277,7 +297,7 @@ final class ProcessTable: Sendable {
             var p = pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 0) > 0 else { continue }
             Glibc.close(process.pidfd)
-            s.processes[tgid] = nil
+            s.setProcess(tgid, nil)
             s.tgidOfThread = s.tgidOfThread.filter { $0.value != tgid }
         }
     }
@@ -285,12 +305,39 @@ final class ProcessTable: Sendable {
     func closeAll() {
         state.withLock { s in
             for process in s.processes.values where process.pidfd >= 0 { Glibc.close(process.pidfd) }
-            s.processes.removeAll()
+            s.removeAllProcesses()
         }
     }
 
     /// Tgid from /proc/TID/status.
     private static func tgid(of tid: Int32) -> Int32? {
         ProcFile.field("Tgid", of: "/proc/\(tid)/status").flatMap { Int32($0) }
+    }
+}
+
+/// A generation per descriptor number of one process, as a dictionary would keep them, but in an
+/// array indexed by number: descriptors are small, dense numbers, and these marks are read and
+/// set at nearly every trapped call. Numbers past `dense` (a program that raised its limit a
+/// long way) go to a dictionary.
+struct DescriptorMarks {
+    private var dense: [UInt64] = []        // generation + 1; 0 for none
+    private var sparse: [Int32: UInt64] = [:]
+    static let denseLimit: Int32 = 1 << 16
+
+    subscript(fd: Int32) -> UInt64? {
+        get {
+            guard fd >= 0 && fd < Self.denseLimit else { return sparse[fd] }
+            let i = Int(fd)
+            return i < dense.count && dense[i] != 0 ? dense[i] - 1 : nil
+        }
+        set {
+            guard fd >= 0 && fd < Self.denseLimit else { sparse[fd] = newValue; return }
+            let i = Int(fd)
+            if i >= dense.count {
+                guard newValue != nil else { return }
+                dense.append(contentsOf: repeatElement(0, count: max(i + 1, dense.count * 2, 64) - dense.count))
+            }
+            dense[i] = newValue.map { $0 + 1 } ?? 0
+        }
     }
 }

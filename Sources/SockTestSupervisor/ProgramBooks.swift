@@ -107,17 +107,37 @@ final class ProgramBooks: ProgramSockets, @unchecked Sendable {
         // Its shape: the family, and the type asked of the socket only when creations of that
         // family differ in type.
         guard let family = copy.family else { return false }
-        let ofFamily = pending.filter { $0.identity == 0 && $0.cookie.family == family }
-        guard let first = ofFamily.first?.cookie.baseType else { return false }
-        let oneType = ofFamily.allSatisfy { $0.cookie.baseType == first }
-        guard let type = oneType ? first : copy.type else { return false }
-        let shaped = oneType ? ofFamily : ofFamily.filter { $0.cookie.baseType == type }
-        guard let chosen = acceptMade(key, shaped, copy) ?? socketMade(shaped, copy) else { return false }
+        guard let chosen = onlyOfFamily(family, pending, copy) ?? madeAmong(key, family, pending, copy) else { return false }
         guard let made = processes.takeCreation(in: key.space, serial: chosen.serial) else {
             return takenMeanwhile(key, identity, copy, again: again)
         }
         sw.learn(key, identity: identity, cookie: made.cookie, origin: chosen.kind.origin)
         return true
+    }
+
+    /// The usual case, with no array built: the process owes one creation of the socket's family
+    /// (then its type needs no asking), an accept or a socket() whose protocol matches. Nil when
+    /// it owes none or several, for `madeAmong` to choose.
+    private func onlyOfFamily(_ family: Int32, _ pending: [ProcessTable.Creation], _ copy: borrowing SocketCopy) -> ProcessTable.Creation? {
+        var only: ProcessTable.Creation?
+        for creation in pending where creation.identity == 0 && creation.cookie.family == family {
+            guard only == nil else { return nil }
+            only = creation
+        }
+        guard let only else { return nil }
+        if case .socket = only.kind, only.cookie.protocol != 0, copy.protocol != only.cookie.protocol { return nil }
+        return only
+    }
+
+    /// Among several creations of the socket's family: those of its type (asked of the socket
+    /// only when they differ in type), then an accept's or a socket()'s.
+    private func madeAmong(_ key: SocketKey, _ family: Int32, _ pending: [ProcessTable.Creation], _ copy: borrowing SocketCopy) -> ProcessTable.Creation? {
+        let ofFamily = pending.filter { $0.identity == 0 && $0.cookie.family == family }
+        guard let first = ofFamily.first?.cookie.baseType else { return nil }
+        let oneType = ofFamily.allSatisfy { $0.cookie.baseType == first }
+        guard let type = oneType ? first : copy.type else { return nil }
+        let shaped = oneType ? ofFamily : ofFamily.filter { $0.cookie.baseType == type }
+        return acceptMade(key, shaped, copy) ?? socketMade(shaped, copy)
     }
 
     /// The creation chosen was taken by another receiver thread since the snapshot: for this

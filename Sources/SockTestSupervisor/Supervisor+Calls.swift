@@ -328,6 +328,11 @@ struct Notification: ~Copyable {
             }
             return
         }
+        guard sw.hasFilter(.close) else {        // no filter to run: the books only
+            books.settle(key)
+            sw.forget(key)
+            return proceed()
+        }
         var call = sw.programCall(.close, space: space, fd: key.fd)
         let admitted: Admitted?
         do throws(Errno) { admitted = try c.admit(&call) } catch { return answer(.failure(error)) }

@@ -20,8 +20,8 @@ final class ProgramTableTests: XCTestCase {
         XCTAssertEqual(closed(sw), 0, "the socket lives on in another process")
     }
 
-    /// The newest `buriedKept` closes are remembered, in order, however many sockets a program
-    /// closes (the order is a ring: a program closing in a loop once moved it all each time).
+    /// The newest `buriedKept` closes are remembered, however many sockets a program closes
+    /// (socket inodes come in sequence: each of the newest has a slot of its own).
     func testTheNewestClosesAreRemembered() {
         let sw = Switch()
         let kept = Book.buriedKept, extra = 100
@@ -35,7 +35,24 @@ final class ProgramTableTests: XCTestCase {
         XCTAssertNil(sw.cookie(ofIdentity: UInt64(extra)))
         XCTAssertEqual(sw.cookie(ofIdentity: UInt64(extra + 1)), cookie, "the oldest still kept")
         XCTAssertEqual(sw.cookie(ofIdentity: UInt64(kept + extra)), cookie, "the newest")
-        let buried = sw.book.withLock { $0.buried.count }
+        let buried = sw.book.withLock { $0.buriedCount }
         XCTAssertEqual(buried, kept)
     }
+
+    /// A key's hash mixes both numbers into the low bits a dictionary's buckets use: a program's
+    /// descriptors 0..<1024, or one descriptor in 1024 processes, spread over about as many
+    /// buckets as random hashes would fill.
+    func testKeysSpreadOverBuckets() {
+        let buckets = Set((0..<1024).map { SocketKey(space: 4242, fd: Int32($0)).hashValue & 1023 })
+        XCTAssertGreaterThan(buckets.count, 560, "random hashes fill about 647 of 1024")
+        // The same descriptor in 1024 processes: only the high half of the pair differs.
+        let processes = Set((0..<1024).map { SocketKey(space: Int32(3000 + $0), fd: 3).hashValue & 1023 })
+        XCTAssertGreaterThan(processes.count, 560)
+        XCTAssertNotEqual(SocketKey(space: 1, fd: 2).hashValue, SocketKey(space: 2, fd: 1).hashValue)
+        var table: [SocketKey: Int] = [:]
+        for space in Int32(1)...20 { for fd in Int32(0)..<500 { table[SocketKey(space: space, fd: fd)] = Int(space) * 1000 + Int(fd) } }
+        XCTAssertEqual(table.count, 10_000)
+        XCTAssertEqual(table[SocketKey(space: 17, fd: 321)], 17_321)
+    }
 }
+

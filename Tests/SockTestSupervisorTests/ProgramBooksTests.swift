@@ -82,4 +82,36 @@ final class ProgramBooksTests: XCTestCase {
         processes.closeAll()
         XCTAssertEqual(open(), before)
     }
+
+    /// Marks kept per descriptor number, in an array for small numbers and aside for large
+    /// ones (a program may dup2 a socket to any number below its limit): each number its own.
+    func testMarksAreKeptPerNumberSmallOrLarge() {
+        var marks = DescriptorMarks()
+        let numbers: [Int32] = [0, 3, 63, 64, 1000, DescriptorMarks.denseLimit - 1, DescriptorMarks.denseLimit, 1 << 20, -1]
+        for (i, fd) in numbers.enumerated() { marks[fd] = UInt64(i) }
+        for (i, fd) in numbers.enumerated() { XCTAssertEqual(marks[fd], UInt64(i), "fd \(fd)") }
+        XCTAssertNil(marks[4])
+        XCTAssertNil(marks[70_000])
+        marks[3] = nil
+        marks[1 << 20] = nil
+        XCTAssertNil(marks[3])
+        XCTAssertNil(marks[1 << 20])
+        XCTAssertEqual(marks[64], 3, "its neighbours untouched")
+        marks[5_000] = nil                      // clearing a number never set grows nothing
+        XCTAssertNil(marks[5_000])
+    }
+
+    /// The table remembers the process it last looked up: a process it lets go of (the tool
+    /// closing its pidfds) must not be found through that memory afterwards.
+    func testAProcessLetGoIsNotFoundAgain() {
+        let processes = ProcessTable(root: me)
+        let key = SocketKey(space: me, fd: 7)
+        processes.confirm(key)
+        XCTAssertTrue(processes.isConfirmed(key))
+        processes.closeAll()
+        XCTAssertFalse(processes.isConfirmed(key), "no record, so nothing confirmed")
+        processes.markUntracked(key)
+        XCTAssertFalse(processes.isUntracked(key))
+    }
 }
+
