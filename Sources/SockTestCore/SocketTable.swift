@@ -33,19 +33,18 @@ struct SocketTable {
             if key.space != 0 { return remote[key] }
             return key.fd >= 0 && Int(key.fd) < local.count ? local[Int(key.fd)] : nil
         }
-        // In place (`table[key]!.field = x` neither copies the entry nor hashes twice).
-        _modify {
-            guard key.space == 0 else { yield &remote[key]; return }
+        // A getter and a setter, not `_modify`: a yield-once coroutine whose frame outgrows its
+        // inline buffer (a dictionary's, yielding an entry this size) is allocated with malloc at
+        // every use, which cost more than the second look-up (the key's hash is one mixing).
+        set {
+            guard key.space == 0 else { remote[key] = newValue; return }
             let index = Int(key.fd)
-            guard index >= 0 && index < local.count else {
-                var added: Entry? = nil
-                yield &added
-                guard index >= 0, added != nil else { return }
+            guard index >= 0 else { return }
+            if index >= local.count {
+                guard newValue != nil else { return }
                 local.append(contentsOf: repeatElement(nil, count: index - local.count + 1))
-                local[index] = added
-                return
             }
-            yield &local[index]
+            local[index] = newValue
         }
     }
 

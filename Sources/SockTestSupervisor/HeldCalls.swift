@@ -45,8 +45,9 @@ final class HeldCalls: @unchecked Sendable {
     }
 
     static let kept = 10.0
-    private var entries: [Key: Entry] = [:]
-    private var holds = 0
+    // Under `mutex`, their exclusivity check.
+    @exclusivity(unchecked) private var entries: [Key: Entry] = [:]
+    @exclusivity(unchecked) private var holds = 0
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 

@@ -12,11 +12,13 @@ import SockTestCore
 final class Receivers: @unchecked Sendable {
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let condMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var leading = false
-    private var parked = 0
-    private var running = 0
-    private var stopping = false
-    private var leader: pthread_t?
+    // Touched only under `condMutex`, which is their exclusivity check (a dynamic one, at every
+    // call, cost a thread-local look-up).
+    @exclusivity(unchecked) private var leading = false
+    @exclusivity(unchecked) private var parked = 0
+    @exclusivity(unchecked) private var running = 0
+    @exclusivity(unchecked) private var stopping = false
+    @exclusivity(unchecked) private var leader: pthread_t?
 
     private let listener: Int32
     private let heldCalls: HeldCalls
@@ -127,9 +129,11 @@ final class Receivers: @unchecked Sendable {
 }
 
 /// The lead held by a receiver thread while it answers a call.
+///
+/// Its fields are only touched on that thread (`@exclusivity(unchecked)`: no dynamic check).
 final class Lead: @unchecked Sendable {
     private unowned let receivers: Receivers
-    fileprivate var held = false
+    @exclusivity(unchecked) fileprivate var held = false
     /// This thread's alarm (nil if the system had no timer for it: then `briefly` passes the
     /// lead at once).
     private var alarm: UnsafeMutableRawPointer?
@@ -143,11 +147,11 @@ final class Lead: @unchecked Sendable {
     deinit { if let alarm { st_alarm_delete(alarm) } }
 
     /// The call being answered, and its entry among the held calls once it waits.
-    var call: st_notification?
-    var heldEntry: HeldCalls.Entry?
+    @exclusivity(unchecked) var call: st_notification?
+    @exclusivity(unchecked) var heldEntry: HeldCalls.Entry?
     /// ADDFD found the call gone (ENOENT from the ioctl itself, not an errno a filter chose).
-    var addfdFoundCallGone = false
-    var heldCalls: HeldCalls?
+    @exclusivity(unchecked) var addfdFoundCallGone = false
+    @exclusivity(unchecked) var heldCalls: HeldCalls?
 
     /// Before waiting: let another thread take the next calls, and let a restart of this call
     /// (after a signal) resume it. Once per call; later calls of it do nothing.
