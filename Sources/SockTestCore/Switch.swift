@@ -180,25 +180,39 @@ struct Book {
     /// which shows the socket was not closed after all. Socket inodes are not reused for 2^32
     /// sockets, so an identity seen again is the same socket.
     ///
-    /// A direct-mapped cache, a slot per identity's low bits: socket inodes are handed out in
-    /// sequence, so the newest `buriedKept` burials each keep a slot (an older one in the same
-    /// slot is forgotten), and a burial, made at every close, costs no hashing and no allocation.
+    /// A set-associative cache: a set per identity's low bits, `ways` graves a set, the oldest
+    /// burial of a full set forgotten. Socket inodes come from per-CPU batches of 1,024 consecutive
+    /// numbers, so sockets closed one after another on different CPUs share sets; with four
+    /// ways the newest `buriedKept` burials are kept about as well as an exact order would keep
+    /// them, and a burial, made at every close, costs no hashing and no allocation.
     private var graves: [Grave] = []
-    private struct Grave { var identity: UInt64 = 0; var cookie = Cookie(rawValue: 0) }
+    private var burials: UInt64 = 0
+    private struct Grave { var identity: UInt64 = 0; var cookie = Cookie(rawValue: 0); var burial: UInt64 = 0 }
     static let buriedKept = 4096
+    private static let ways = 4
 
     private mutating func bury(_ identity: UInt64, _ cookie: Cookie) {
         if graves.isEmpty { graves = Array(repeating: Grave(), count: Self.buriedKept) }
-        graves[Self.slot(identity)] = Grave(identity: identity, cookie: cookie)
+        burials += 1
+        let set = Self.set(identity)
+        let chosen = grave(of: identity) ?? set.first { graves[$0].identity == 0 }
+            ?? set.min { graves[$0].burial < graves[$1].burial }!
+        graves[chosen] = Grave(identity: identity, cookie: cookie, burial: burials)
     }
 
-    private static func slot(_ identity: UInt64) -> Int { Int(truncatingIfNeeded: identity) & (buriedKept - 1) }
+    private static func set(_ identity: UInt64) -> Range<Int> {
+        let first = (Int(truncatingIfNeeded: identity) & (buriedKept / ways - 1)) * ways
+        return first..<first + ways
+    }
+
+    private func grave(of identity: UInt64) -> Int? {
+        guard !graves.isEmpty, identity != 0 else { return nil }
+        return Self.set(identity).first { graves[$0].identity == identity }
+    }
 
     /// The cookie of the buried socket `identity`; nil when it is not (or no longer) remembered.
     func buried(_ identity: UInt64) -> Cookie? {
-        guard !graves.isEmpty, identity != 0 else { return nil }
-        let grave = graves[Self.slot(identity)]
-        return grave.identity == identity ? grave.cookie : nil
+        grave(of: identity).map { graves[$0].cookie }
     }
 
     /// How many burials are remembered.
@@ -206,8 +220,9 @@ struct Book {
 
     /// A buried socket seen again: it was not closed; its close is no longer counted.
     mutating func exhume(_ identity: UInt64) -> Cookie? {
-        guard let cookie = buried(identity) else { return nil }
-        graves[Self.slot(identity)] = Grave()
+        guard let i = grave(of: identity) else { return nil }
+        let cookie = graves[i].cookie
+        graves[i] = Grave()
         if let i = stats.firstIndex(where: { $0.cookie == cookie }), stats[i][.closed] > 0 { stats[i][.closed] -= 1 }
         return cookie
     }

@@ -276,7 +276,7 @@ final class ProcessTable: Sendable {
     /// another process's pidfd meanwhile.
     func copyDescriptor(_ fd: Int32, of tgid: Int32) -> Int32? {
         state.withLock { s in
-            var pidfd = s.process(tgid)?.pidfd ?? -1
+            var pidfd = s.process(tgid)?.pidfd ?? -1, opened = false
             if pidfd < 0 {
                 pidfd = st_pidfd_open(tgid)
                 guard pidfd >= 0 else { return nil }
@@ -285,9 +285,11 @@ final class ProcessTable: Sendable {
                 process.pidfd = pidfd
                 s.setProcess(tgid, process)
                 s.opened += 1
+                opened = true
             }
             let copy = st_pidfd_getfd(pidfd, fd)
-            if s.opened % 256 == 0 { Self.forgetExited(&s) }
+            // Once per 256 opened, not at every copy while the count stays a multiple of 256.
+            if opened && s.opened % 256 == 0 { Self.forgetExited(&s) }
             return copy >= 0 ? copy : nil
         }
     }
@@ -335,7 +337,7 @@ struct DescriptorMarks {
             let i = Int(fd)
             if i >= dense.count {
                 guard newValue != nil else { return }
-                dense.append(contentsOf: repeatElement(0, count: max(i + 1, dense.count * 2, 64) - dense.count))
+                dense.append(contentsOf: repeatElement(0, count: min(max(i + 1, dense.count * 2, 64), Int(Self.denseLimit)) - dense.count))
             }
             dense[i] = newValue.map { $0 + 1 } ?? 0
         }

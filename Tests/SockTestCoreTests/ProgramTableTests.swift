@@ -39,6 +39,23 @@ final class ProgramTableTests: XCTestCase {
         XCTAssertEqual(buried, kept)
     }
 
+    /// Socket inodes come from per-CPU batches of 1,024 numbers: sockets closed in turn on four
+    /// CPUs can have inodes equal in their low twelve bits. All of them are remembered.
+    func testClosesOnSeveralCPUsAreRemembered() {
+        let sw = Switch()
+        let batches: [UInt64] = [8192, 8192 + 4096, 8192 + 2 * 4096, 8192 + 3 * 4096]
+        var identities: [UInt64] = []
+        for k in 0..<UInt64(256) { for base in batches { identities.append(base + k) } }
+        for (i, identity) in identities.enumerated() {
+            let key = SocketKey(space: 100, fd: Int32(3 + i % 4))
+            sw.learn(key, identity: identity, cookie: cookie, origin: .opened)
+            sw.forget(key)
+        }
+        XCTAssertEqual(identities.filter { sw.cookie(ofIdentity: $0) == nil }.count, 0, "none forgotten")
+        sw.learn(SocketKey(space: 101, fd: 5), identity: batches[0], cookie: cookie, origin: .copy)
+        XCTAssertEqual(closed(sw), identities.count - 1, "the first of them was passed on, not closed")
+    }
+
     /// A key's hash mixes both numbers into the low bits a dictionary's buckets use: a program's
     /// descriptors 0..<1024, or one descriptor in 1024 processes, spread over about as many
     /// buckets as random hashes would fill.
