@@ -99,7 +99,7 @@ package enum StatusObject {
                 if call.pointee.type == .write { try args.ensureRoom(call.pointee.size ?? 0) }
                 guard let bytes = call.pointee.bytes() else { args.pushNil(); break }
                 try args.ensureRoom(bytes.count)
-                bytes.withUnsafeBufferPointer { lua_pushlstring(args.L, $0.baseAddress, $0.count) }
+                _ = bytes.withUnsafeBufferPointer { lua_pushlstring(args.L, $0.baseAddress, $0.count) }
             }
             return 1
         }
