@@ -12,7 +12,7 @@ final class PackageTests: XCTestCase {
         build.currentDirectoryURL = URL(fileURLWithPath: Tool.repo)
         // The build's progress goes to a file (a pipe nobody drains would fill and stall it).
         let log = Tool.scratchPath("package.log")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let out = Pipe()
         build.standardOutput = out
         build.standardError = FileHandle(forWritingAtPath: log)
