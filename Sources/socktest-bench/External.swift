@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 
 /// External-program mode: the C workload program run natively, under `socktest-lua run` with a
-/// no-op connect filter, under three floors (`notify-floor.c`: the same calls trapped and answered
-/// "continue" at once; the same after the system calls socktest-lua's books make; and socket,
-/// connect and accept made on the program's behalf, with nothing else), and under `strace --seccomp-bpf` with an
-/// injection rule that never fires (the nearest peer), when strace is installed.
+/// no-op connect filter, under three floors (`notify-floor.c`: the same calls trapped and
+/// answered "continue" at once; the same after the system calls socktest-lua's books make; and
+/// socket, connect and accept made on the program's behalf, with nothing else), and under
+/// `strace --seccomp-bpf` with an injection rule that never fires (the nearest peer), when strace
+/// is installed.
 enum External {
     static let here: String = {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
